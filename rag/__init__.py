@@ -1,0 +1,13 @@
+"""Answers questions about research papers from their abstracts, with verified citations.
+
+    from rag import ingest, search, ask
+    ingest()                                  # index the bundled corpus (once)
+    answer = ask("How can LLMs be trained with 1-bit weights?")
+    print(answer.text, [c.title for c in answer.citations])
+"""
+from .config import Settings, get_settings
+from .ingest import index_stats, ingest
+from .types import Answer, Citation, Hit, IngestReport, Paper, Skipped
+
+__all__ = ["ingest", "index_stats", "Settings", "get_settings",
+           "Answer", "Citation", "Hit", "IngestReport", "Paper", "Skipped"]

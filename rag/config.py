@@ -1,0 +1,57 @@
+"""All settings in one place: every field has a default and a description.
+
+Each field can be overridden by an environment variable named RAG_<FIELD>,
+for example RAG_INDEX_DIR=/tmp/index or RAG_LLM=local-fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    # Corpus and index
+    corpus_dir: Path = Field(PROJECT_DIR / "data", description="Folder of the bundled corpus, ingested when no path is given.")
+    index_dir: Path = Field(PROJECT_DIR / ".index", description="Where the local Chroma store lives.")
+    collection: str = Field("abstracts", description="Chroma collection name.")
+    chroma_host: str | None = Field(None, description="Chroma server host; set it (with chroma_port) to use a server instead of the local store.")
+    chroma_port: int | None = Field(None, description="Chroma server port.")
+
+    # Embeddings and chunking
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="'all-MiniLM-L6-v2' (the packaged model) or a path to any sentence-transformers model folder.")
+    embed_batch_size: int = Field(64, description="Chunks embedded per batch during ingest.")
+    chunk_size: int = Field(800, description="Target chunk length in characters (chosen by retrieval recall, see README).")
+    chunk_overlap: int = Field(150, description="Characters shared by neighbouring chunks.")
+
+    # Retrieval
+    k: int = Field(4, description="Number of sources given to the LLM.")
+    candidates: int = Field(30, description="Hits taken from each retriever (dense, BM25) before fusion.")
+    max_chunks_per_paper: int = Field(1, description="At most this many chunks of one paper among the hits.")
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
+    min_relevance: float = Field(0.25, description="Cosine similarity below which the best hit counts as off-topic (answer refused).")
+
+    # Generation
+    llm: str = Field("local", description="'local' (Qwen2.5-Coder-1.5B), 'local-fast' (0.5B), 'openai', a path to a GGUF file, or a transformers model folder.")
+    model_cache_dir: Path = Field(Path.home() / ".cache" / "rag-abstracts", description="Where packaged GGUF models are assembled once.")
+    n_ctx: int = Field(4096, description="Context window of the local model, in tokens.")
+    n_threads: int | None = Field(None, description="CPU threads for the local model (default: all cores).")
+    max_tokens: int = Field(200, description="Most tokens the model may generate for one answer.")
+    temperature: float = Field(0.0, description="Sampling temperature.")
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint, for llm='openai'.")
+    openai_model: str | None = Field(None, description="Model name at that endpoint.")
+    openai_api_key: str | None = Field(None, description="API key for that endpoint.")
+    request_timeout: float = Field(120.0, description="Seconds to wait for a hosted endpoint.")
+
+    # Support checking
+    support_threshold: float = Field(0.5, description="Support-checker score at or above which a source supports a sentence.")
+
+
+def get_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)

@@ -1,0 +1,110 @@
+"""Ingest: load -> chunk -> embed -> store, incremental and safe to interrupt.
+
+Chunk ids are deterministic ("<paper_id>:<index>") and every chunk records its
+paper's content hash, so a re-run writes only papers whose chunks are missing,
+stale or incomplete, and never duplicates a chunk.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .chunk import chunk_paper, make_splitter
+from .config import Settings, get_settings
+from .embed import get_embedder
+from .load import load_papers
+from .store import PaperState, Store
+from .types import Chunk, IngestReport, Paper, Skipped
+
+
+def distinct_papers(papers: list[Paper], report: IngestReport) -> list[Paper]:
+    """First entry of each paper id; repeats with a different abstract are reported."""
+    first: dict[str, Paper] = {}
+    for paper in papers:
+        kept = first.setdefault(paper.paper_id, paper)
+        if kept is paper:
+            continue
+        report.duplicates += 1
+        if kept.abstract != paper.abstract:
+            report.skipped.append(Skipped(paper.source, paper.line,
+                                          f"same paper as {kept.source}:{kept.line} with another abstract; kept the first"))
+    return list(first.values())
+
+
+def is_current(chunks: list[Chunk], state: PaperState | None) -> bool:
+    if state is None:
+        return False
+    return state.chunk_ids == {c.chunk_id for c in chunks} and state.hashes == {chunks[0].metadata["content_hash"]}
+
+
+def plan_writes(papers: list[Paper], states: dict[str, PaperState], settings: Settings,
+                report: IngestReport) -> tuple[list[Chunk], list[str]]:
+    """Chunks to write and stale chunk ids to delete."""
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    to_write, stale = [], []
+    for paper in papers:
+        chunks = chunk_paper(paper, splitter)
+        state = states.get(paper.paper_id)
+        if is_current(chunks, state):
+            report.chunks_unchanged += len(chunks)
+            continue
+        to_write += chunks
+        if state:
+            stale += sorted(state.chunk_ids - {c.chunk_id for c in chunks})
+    return to_write, stale
+
+
+def write_chunks(store: Store, chunks: list[Chunk], settings: Settings, show_progress: bool | None) -> None:
+    if not chunks:
+        return
+    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+    batch = settings.embed_batch_size
+    with tqdm(total=len(chunks), desc="embedding chunks", unit="chunk", disable=not_a_terminal(show_progress)) as bar:
+        for start in range(0, len(chunks), batch):
+            part = chunks[start:start + batch]
+            texts = [c.text for c in part]
+            store.upsert([c.chunk_id for c in part], texts, [c.metadata for c in part],
+                         embedder.embed_documents(texts))
+            bar.update(len(part))
+
+
+def not_a_terminal(show_progress: bool | None) -> bool:
+    return not sys.stderr.isatty() if show_progress is None else not show_progress
+
+
+def ingest(paths: list[str | Path] | None = None, rebuild: bool = False, settings: Settings | None = None,
+           show_progress: bool | None = None) -> IngestReport:
+    """Index abstracts from files or folders (None = the bundled corpus) and report what happened."""
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    report = IngestReport()
+    papers, report.skipped = load_papers(list(paths) if paths else [settings.corpus_dir])
+    report.entries_read = len(papers)
+    papers = distinct_papers(papers, report)
+    store = Store(settings, rebuild=rebuild)
+    to_write, stale = plan_writes(papers, store.paper_states(), settings, report)
+    write_chunks(store, to_write, settings, show_progress)
+    store.delete(stale)  # after the writes, so an interrupted run never loses a paper
+    report.chunks_added = len(to_write)
+    report.chunks_removed = len(stale)
+    report.papers = store.paper_count()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def index_stats(settings: Settings | None = None) -> dict:
+    """What the index holds."""
+    settings = settings or get_settings()
+    store = Store(settings)
+    metadatas = store.all_metadata()["metadatas"]
+    sources: dict[str, set] = {}
+    for meta in metadatas:
+        sources.setdefault(meta.get("source", "?"), set()).add(meta["paper_id"])
+    return {"location": store.where, "papers": len({m["paper_id"] for m in metadatas}),
+            "chunks": len(metadatas), "embedding_model": settings.embedding_model,
+            "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
+            "papers_per_source": {s: len(ids) for s, ids in sorted(sources.items())},
+            "papers_with_year": len({m["paper_id"] for m in metadatas if m.get("year")})}

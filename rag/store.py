@@ -1,0 +1,131 @@
+"""Store stage: the Chroma collection, local (PersistentClient) or a server (HttpClient).
+
+The collection's metadata records the embedding model and chunking settings;
+opening it with other settings is an error, so vectors of two models never mix.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from .config import Settings
+
+SIGNATURE_KEYS = ("embedding_model", "chunk_size", "chunk_overlap")
+
+
+class StoreError(Exception):
+    pass
+
+
+class IndexMismatchError(StoreError):
+    pass
+
+
+def index_signature(settings: Settings) -> dict:
+    return {"embedding_model": settings.embedding_model, "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap}
+
+
+def make_client(settings: Settings):
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port or 8000,
+                                       settings=chroma_settings)
+        except Exception as err:
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {err}. "
+                "Start it with `chroma run --path DIR --port PORT`, or unset RAG_CHROMA_HOST to use the local store.") from None
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+
+
+def check_signature(found: dict, expected: dict, where: str) -> None:
+    differing = {k: (found.get(k), expected[k]) for k in SIGNATURE_KEYS if str(found.get(k)) != str(expected[k])}
+    if differing:
+        details = ", ".join(f"{k}: index has {old!r}, settings say {new!r}" for k, (old, new) in differing.items())
+        raise IndexMismatchError(
+            f"the index at {where} was built with other settings ({details}). "
+            "Rebuild it with `rag ingest --rebuild`, or restore the settings it was built with.")
+
+
+@dataclass
+class PaperState:
+    chunk_ids: set
+    hashes: set
+
+
+class Store:
+    """The collection plus the few queries the pipeline needs."""
+
+    def __init__(self, settings: Settings, embedder: Embeddings | None = None, rebuild: bool = False):
+        self.settings = settings
+        self.client = make_client(settings)
+        self.where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+                      else str(settings.index_dir))
+        if rebuild:
+            self.drop()
+        self.collection = self._open_collection()
+        self.embedder = embedder
+
+    def vectors(self) -> Chroma:
+        """LangChain's view of the collection, for similarity search."""
+        return Chroma(client=self.client, collection_name=self.settings.collection,
+                      embedding_function=self.embedder)
+
+    def _open_collection(self):
+        expected = index_signature(self.settings)
+        name = self.settings.collection
+        existing = {c.name if hasattr(c, "name") else c for c in self.client.list_collections()}
+        if name in existing:
+            collection = self.client.get_collection(name)
+            check_signature(collection.metadata or {}, expected, self.where)
+            return collection
+        return self.client.create_collection(name, metadata=expected,
+                                             configuration={"hnsw": {"space": "cosine"}})
+
+    def drop(self) -> None:
+        try:
+            self.client.delete_collection(self.settings.collection)
+        except Exception:
+            pass  # nothing to drop
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def all_metadata(self, include_documents: bool = False) -> dict:
+        """ids, metadatas (and documents) of every chunk, read in pages."""
+        include = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        result = {"ids": [], "metadatas": [], "documents": []}
+        page, offset = 1000, 0
+        while True:
+            got = self.collection.get(include=include, limit=page, offset=offset)
+            for key in result:
+                result[key] += got.get(key) or []
+            if len(got["ids"]) < page:
+                return result
+            offset += page
+
+    def paper_states(self) -> dict[str, PaperState]:
+        states: dict[str, PaperState] = defaultdict(lambda: PaperState(set(), set()))
+        found = self.all_metadata()
+        for chunk_id, meta in zip(found["ids"], found["metadatas"]):
+            state = states[meta["paper_id"]]
+            state.chunk_ids.add(chunk_id)
+            state.hashes.add(meta.get("content_hash"))
+        return dict(states)
+
+    def paper_count(self) -> int:
+        return len({m["paper_id"] for m in self.all_metadata()["metadatas"]})
+
+    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
+        self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self.collection.delete(ids=ids)
