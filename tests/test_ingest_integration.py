@@ -1,0 +1,76 @@
+"""Ingest against real processes: a `chroma run` server, and an ingest killed part way."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from rag.config import Settings
+from rag.ingest import ingest
+from rag.store import Store
+
+from .helpers import VENV_BIN, free_port, stop, wait_for_http
+
+pytestmark = pytest.mark.integration
+CORPUS = Settings().corpus_dir
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = free_port()
+    process = subprocess.Popen([str(VENV_BIN / "chroma"), "run", "--path", str(tmp_path / "server-data"),
+                                "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", process, timeout=60)
+        yield port
+    finally:
+        stop(process)
+
+
+def test_ingest_and_query_through_a_chroma_server(chroma_server, tmp_path):
+    settings = Settings(chroma_host="127.0.0.1", chroma_port=chroma_server, index_dir=tmp_path / "unused")
+    report = ingest([CORPUS / "004_0245eb3260a63d8e.txt"], settings=settings)
+    assert report.papers == 44 and report.chunks_added > report.papers
+    assert ingest([CORPUS / "004_0245eb3260a63d8e.txt"], settings=settings).chunks_added == 0
+    assert not (tmp_path / "unused").exists()
+    from rag.embed import get_embedder
+    hits = Store(settings, get_embedder()).vectors().similarity_search("scaling laws for hyperparameters", k=3)
+    assert any("Predictable Scale" in h.metadata["title"] for h in hits)
+
+
+def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
+    settings = Settings(chroma_host="127.0.0.1", chroma_port=free_port())
+    with pytest.raises(Exception, match="Chroma server"):
+        ingest([CORPUS / "004_0245eb3260a63d8e.txt"], settings=settings)
+
+
+INGEST_SCRIPT = "from rag.ingest import ingest; ingest(show_progress=True)"
+
+
+def test_ingest_killed_part_way_is_completed_by_a_rerun(tmp_path):
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_EMBED_BATCH_SIZE": "16"}
+    process = subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT], env=env,
+                               stderr=subprocess.PIPE, text=True, bufsize=1)
+    progress = ""
+    # tqdm redraws with carriage returns: read characters until some chunks are written
+    while process.poll() is None:
+        progress += process.stderr.read(1)
+        if "embedding chunks" in progress and "| 160/" in progress:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "ingest finished before it could be killed"
+
+    settings = Settings(index_dir=tmp_path / "index")
+    partial = Store(settings).count()
+    assert 0 < partial < 1639
+    report = ingest(settings=settings)
+    assert report.papers == 686
+    assert report.chunks_added + report.chunks_unchanged == 1639
+    ids = Store(settings).all_metadata()["ids"]
+    assert len(ids) == len(set(ids)) == 1639
