@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     candidates: int = Field(30, description="Hits taken from each retriever (dense, BM25) before fusion.")
     max_chunks_per_paper: int = Field(1, description="At most this many chunks of one paper among the hits.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
+    context: str = Field("chunk", description="What the LLM sees of each hit: 'chunk' (the matching chunk) or 'abstract' (the whole abstract).")
     min_relevance: float = Field(0.25, description="Cosine similarity below which the best hit counts as off-topic (answer refused).")
 
     # Generation

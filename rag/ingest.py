@@ -62,6 +62,7 @@ def write_chunks(store: Store, chunks: list[Chunk], settings: Settings, show_pro
         return
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
     batch = settings.embed_batch_size
+    chunks = sorted(chunks, key=lambda c: len(c.text))  # similar lengths per batch: less padding
     with tqdm(total=len(chunks), desc="embedding chunks", unit="chunk", disable=not_a_terminal(show_progress)) as bar:
         for start in range(0, len(chunks), batch):
             part = chunks[start:start + batch]

@@ -1,0 +1,82 @@
+"""Answer: retrieve -> prompt -> generate -> verify, as one call or as a stream."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+from .cite import verify_answer
+from .config import Settings, get_settings
+from .generate import generate, stream_tokens
+from .llm import get_llm
+from .prompt import REFUSAL, answer_messages, condense_messages
+from .retrieve import get_retriever
+from .support import get_checker
+from .types import Answer, Hit
+
+History = list[tuple[str, str]]
+
+
+def search(query: str, k: int = 10, year: int | None = None, settings: Settings | None = None) -> list[Hit]:
+    """Retrieval only, no LLM: the k best chunks, at most a few per paper."""
+    return get_retriever(settings or get_settings()).search(query, k=k, year=year)
+
+
+def standalone_question(question: str, history: History | None, settings: Settings) -> str:
+    if not history:
+        return question
+    rewritten = generate(get_llm(settings), condense_messages(question, history)).strip().splitlines()
+    return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
+
+
+def relevant_hits(question: str, k: int, year: int | None, settings: Settings) -> list[Hit]:
+    hits = get_retriever(settings).search(question, k=k, year=year)
+    if not hits or max(h.similarity for h in hits) < settings.min_relevance:
+        return []
+    if settings.context == "abstract":
+        hits = [replace(h, text=h.abstract) for h in hits]
+    return hits
+
+
+def refusal(question: str, standalone: str, hits: list[Hit], timings: dict, raw: str = "") -> Answer:
+    return Answer(text=REFUSAL, refused=True, citations=[], contexts=hits, timings=timings,
+                  question=question, standalone_question=standalone, raw_text=raw)
+
+
+def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
+               settings: Settings | None = None) -> Iterator[str | Answer]:
+    """Yields text pieces as the model writes them, then the final verified Answer."""
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    standalone = standalone_question(question, history, settings)
+    hits = relevant_hits(standalone, k or settings.k, year, settings)
+    timings = {"retrieve": time.perf_counter() - started}
+    if not hits:
+        timings.update(ttft=0.0, generate=0.0, total=time.perf_counter() - started)
+        yield refusal(question, standalone, hits, timings)
+        return
+    generated_at = time.perf_counter()
+    pieces: list[str] = []
+    for piece in stream_tokens(get_llm(settings), answer_messages(standalone, hits)):
+        if not pieces:
+            timings["ttft"] = time.perf_counter() - started
+        pieces.append(piece)
+        yield piece
+    raw = "".join(pieces)
+    timings.setdefault("ttft", time.perf_counter() - started)
+    timings["generate"] = time.perf_counter() - generated_at
+    from .support import get_checker  # noqa: F811  (kept local: the checker loads the embedder)
+    text, citations = verify_answer(raw, hits, get_checker(settings))
+    timings["total"] = time.perf_counter() - started
+    if not text:
+        yield refusal(question, standalone, hits, timings, raw)
+        return
+    yield Answer(text=text, refused=False, citations=citations, contexts=hits, timings=timings,
+                 question=question, standalone_question=standalone, raw_text=raw)
+
+
+def ask(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
+        settings: Settings | None = None) -> Answer:
+    """Answer a question from the indexed abstracts, every sentence cited and checked."""
+    *_, answer = ask_stream(question, k=k, history=history, year=year, settings=settings)
+    return answer

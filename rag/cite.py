@@ -1,0 +1,71 @@
+"""Cite/verify stage: parse [n] markers, drop invalid ones, keep only sentences that
+their cited sources support, and build the citation list with supporting quotes."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .prompt import REFUSAL
+from .support import SupportChecker, split_sentences
+from .types import Citation, Hit
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# a source that was not cited must clear this higher bar before its marker is added
+UNCITED_MARGIN = 0.2
+
+
+@dataclass
+class VerifiedSentence:
+    text: str                # without markers
+    sources: list[int]       # 1-based source numbers that support it
+    quotes: dict[int, str]
+
+
+def markers_in(sentence: str) -> list[int]:
+    return [int(n) for group in MARKER.findall(sentence) for n in group.split(",")]
+
+
+def strip_markers(sentence: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).strip()
+
+
+def is_refusal(text: str) -> bool:
+    normalised = re.sub(r"\W+", " ", text.lower())
+    return re.sub(r"\W+", " ", REFUSAL.lower()).strip() in normalised or not normalised.strip()
+
+
+def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
+    text = strip_markers(sentence)
+    if len(text.split()) < 3:
+        return None
+    cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
+    results = checker.check_many(text, [hit.text for hit in hits])
+    supported = {n: results[n - 1] for n in cited if results[n - 1].score >= checker.threshold}
+    if not supported:
+        best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
+        if results[best - 1].score >= min(1.0, checker.threshold + UNCITED_MARGIN):
+            supported = {best: results[best - 1]}
+    if not supported:
+        return None
+    return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
+
+
+def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tuple[str, list[Citation]]:
+    """The answer text with only supported sentences and valid markers, and its citations.
+    Empty text means nothing supported was left."""
+    if not hits or is_refusal(raw_text):
+        return "", []
+    kept = [v for s in split_sentences(raw_text) if (v := verify_sentence(s, hits, checker))]
+    text = " ".join(add_markers(v) for v in kept)
+    quotes: dict[int, str] = {}
+    for v in kept:
+        for n in v.sources:
+            quotes.setdefault(n, v.quotes[n])
+    citations = [Citation(n=n, paper_id=hits[n - 1].paper_id, title=hits[n - 1].title, quote=quotes[n],
+                          date=hits[n - 1].date) for n in sorted(quotes)]
+    return text, citations
+
+
+def add_markers(sentence: VerifiedSentence) -> str:
+    body, end = (sentence.text[:-1], sentence.text[-1]) if sentence.text[-1:] in ".!?" else (sentence.text, ".")
+    return body + " " + "".join(f"[{n}]" for n in sentence.sources) + end
