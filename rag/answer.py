@@ -43,6 +43,11 @@ def refusal(question: str, standalone: str, hits: list[Hit], timings: dict, raw:
                   question=question, standalone_question=standalone, raw_text=raw)
 
 
+def prompt_tokens(model, messages) -> int:
+    text = "\n".join(m.content for m in messages)
+    return model.count_tokens(text) if hasattr(model, "count_tokens") else len(text) // 4
+
+
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
                settings: Settings | None = None) -> Iterator[str | Answer]:
     """Yields text pieces as the model writes them, then the final verified Answer."""
@@ -57,7 +62,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         return
     generated_at = time.perf_counter()
     pieces: list[str] = []
-    for piece in stream_tokens(get_llm(settings), answer_messages(standalone, hits)):
+    model, messages = get_llm(settings), answer_messages(standalone, hits)
+    for piece in stream_tokens(model, messages):
         if not pieces:
             timings["ttft"] = time.perf_counter() - started
         pieces.append(piece)
@@ -65,14 +71,13 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     raw = "".join(pieces)
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at
-    from .support import get_checker  # noqa: F811  (kept local: the checker loads the embedder)
     text, citations = verify_answer(raw, hits, get_checker(settings))
     timings["total"] = time.perf_counter() - started
-    if not text:
-        yield refusal(question, standalone, hits, timings, raw)
-        return
-    yield Answer(text=text, refused=False, citations=citations, contexts=hits, timings=timings,
-                 question=question, standalone_question=standalone, raw_text=raw)
+    answer = (refusal(question, standalone, hits, timings, raw) if not text else
+              Answer(text=text, refused=False, citations=citations, contexts=hits, timings=timings,
+                     question=question, standalone_question=standalone, raw_text=raw))
+    answer.prompt_tokens = prompt_tokens(model, messages)
+    yield answer
 
 
 def ask(question: str, k: int | None = None, history: History | None = None, year: int | None = None,

@@ -10,6 +10,9 @@ from .support import SupportChecker, split_sentences
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# sentences that pass on instructions planted in a source, rather than state findings
+INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b|\byou (must|should) (answer|reply|say|cite)\b"
+                         r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
 # a source that was not cited must clear this higher bar before its marker is added
 UNCITED_MARGIN = 0.2
 
@@ -36,7 +39,7 @@ def is_refusal(text: str) -> bool:
 
 def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
     text = strip_markers(sentence)
-    if len(text.split()) < 3:
+    if len(text.split()) < 3 or INSTRUCTION.search(sentence):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
     results = checker.check_many(text, [hit.text for hit in hits])

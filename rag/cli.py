@@ -8,6 +8,10 @@ import sys
 EXAMPLES = {
     "ingest": "examples:\n  rag ingest                     # the bundled corpus\n  rag ingest papers.jsonl more/  # your own files and folders\n  rag ingest --rebuild           # start the index afresh",
     "stats": "example:\n  rag stats",
+    "ask": 'examples:\n  rag ask "How can LLM weights be made ternary?"\n  rag ask "Which work scales test-time compute?" --k 6 --llm local-fast --json',
+    "chat": "example:\n  rag chat --llm local-fast     # then type questions; follow-ups keep the context",
+    "serve": "example:\n  rag serve --port 7860",
+    "eval": "examples:\n  rag eval --limit 5 --llm local-fast\n  rag eval --out eval/results/run1\n  rag eval --compare eval/results/run1 eval/results/run2",
 }
 
 
@@ -28,6 +32,83 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def settings_from(args):
+    from .config import get_settings
+    overrides = {"llm": args.llm} if getattr(args, "llm", None) else {}
+    return get_settings(**overrides)
+
+
+def format_answer(answer) -> str:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        lines.append("References:")
+        for c in answer.citations:
+            date = f" ({c.date})" if c.date else ""
+            lines.append(f"[{c.n}] {c.title}{date}")
+            lines.append(f'    "{c.quote}"')
+    return "\n".join(lines)
+
+
+def answer_json(answer) -> str:
+    from dataclasses import asdict
+    return json.dumps(asdict(answer), indent=2, ensure_ascii=False)
+
+
+def cmd_ask(args) -> int:
+    from . import ask
+    answer = ask(args.question, k=args.k, year=args.year, settings=settings_from(args))
+    print(answer_json(answer) if args.json else format_answer(answer))
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from . import ask
+    settings = settings_from(args)
+    history: list[tuple[str, str]] = []
+    print("Ask about the indexed papers; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        answer = ask(question, k=args.k, history=history, settings=settings)
+        print(format_answer(answer))
+        history.append((question, answer.text))
+
+
+def cmd_serve(args) -> int:
+    import runpy
+    from .config import PROJECT_DIR
+    sys.argv = ["app.py", "--port", str(args.port)]
+    runpy.run_path(str(PROJECT_DIR / "app.py"), run_name="__main__")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from datetime import datetime
+    from pathlib import Path
+
+    from .config import PROJECT_DIR
+    from .evaluate import compare, run_eval, summary_table, write_report
+    if args.compare:
+        print(compare(Path(args.compare[0]), Path(args.compare[1])))
+        return 0
+    out = Path(args.out) if args.out else PROJECT_DIR / "eval" / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    result = run_eval(settings_from(args), limit=args.limit, k=args.k)
+    write_report(result, out)
+    print(summary_table(result["summary"]))
+    print(f"\nwrote {out}/results.json, report.md and metrics.png")
+    return 0
+
+
+def add_answer_options(sub) -> None:
+    sub.add_argument("--k", type=int, default=None, help="number of sources (default: settings.k)")
+    sub.add_argument("--llm", default=None, help="local, local-fast, openai, or a .gguf path (default: RAG_LLM)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Answer questions from research-paper abstracts, with citations.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="*", help="files or folders (default: the bundled corpus)")
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
     add("stats", "Show what the index holds.", cmd_stats)
+    ask = add("ask", "Answer one question, with numbered references.", cmd_ask)
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    ask.add_argument("--year", type=int, default=None, help="only papers dated in this year")
+    add_answer_options(ask)
+    add_answer_options(add("chat", "Chat in the terminal; follow-up questions keep the context.", cmd_chat))
+    evaluate = add("eval", "Run the grounding eval set and write a report.", cmd_eval)
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    evaluate.add_argument("--out", default=None, help="output folder (default: eval/results/<timestamp>)")
+    evaluate.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="print two runs' metrics side by side")
+    add_answer_options(evaluate)
+    serve = add("serve", "Start the web UI (same as python app.py).", cmd_serve)
+    serve.add_argument("--port", type=int, default=7860)
     return parser
 
 

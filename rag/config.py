@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     # Embeddings and chunking
     embedding_model: str = Field("all-MiniLM-L6-v2", description="'all-MiniLM-L6-v2' (the packaged model) or a path to any sentence-transformers model folder.")
     embed_batch_size: int = Field(64, description="Chunks embedded per batch during ingest.")
-    chunk_size: int = Field(800, description="Target chunk length in characters (chosen by retrieval recall, see README).")
-    chunk_overlap: int = Field(150, description="Characters shared by neighbouring chunks.")
+    chunk_size: int = Field(400, description="Target chunk length in characters (chosen by retrieval recall and prompt size, see README).")
+    chunk_overlap: int = Field(80, description="Characters shared by neighbouring chunks.")
 
     # Retrieval
     k: int = Field(4, description="Number of sources given to the LLM.")
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     openai_model: str | None = Field(None, description="Model name at that endpoint.")
     openai_api_key: str | None = Field(None, description="API key for that endpoint.")
     request_timeout: float = Field(120.0, description="Seconds to wait for a hosted endpoint.")
+
+    # Web UI
+    auth: str | None = Field(None, description="'user:password' turns on the web UI's login.")
+    ui_concurrency: int = Field(4, description="Web UI requests handled at once (the LLM itself runs one at a time).")
 
     # Support checking
     support_threshold: float = Field(0.5, description="Support-checker score at or above which a source supports a sentence.")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable
+from itertools import zip_longest
 from pathlib import Path
 
 from .config import PROJECT_DIR
@@ -31,8 +32,15 @@ QUESTIONS_FILE = PROJECT_DIR / "eval" / "questions.jsonl"
 
 
 def load_questions(path: Path = QUESTIONS_FILE, limit: int | None = None) -> list[dict]:
+    """All questions, or the first `limit` taken in turn from each type so a subset mixes them."""
     questions = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return questions[:limit] if limit else questions
+    if not limit:
+        return questions
+    by_type: dict[str, list[dict]] = {}
+    for q in questions:
+        by_type.setdefault(q["type"], []).append(q)
+    interleaved = [q for group in zip_longest(*by_type.values()) for q in group if q]
+    return interleaved[:limit]
 
 
 def recall_at_k(hits: list[Hit], gold: list[str]) -> float:
@@ -66,3 +74,172 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def invalid_markers(text: str, n_sources: int) -> int:
+    from .cite import markers_in
+    return sum(not 1 <= n <= n_sources for n in markers_in(text))
+
+
+def alce_citation_scores(answer: Answer, checker) -> tuple[list[float], list[float]]:
+    """Per sentence: 1 if its cited sources support it; per citation: 1 if it is needed."""
+    from .cite import markers_in, strip_markers
+    from .support import split_sentences
+    sentence_scores, citation_scores = [], []
+    for sentence in split_sentences(answer.text):
+        cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(answer.contexts)]
+        text = strip_markers(sentence)
+        supports = {n: checker.check(text, answer.contexts[n - 1].text).score >= checker.threshold for n in cited}
+        sentence_scores.append(float(any(supports.values())))
+        for n in cited:
+            others_support = any(ok for m, ok in supports.items() if m != n)
+            citation_scores.append(float(supports[n] or not others_support))
+    return sentence_scores, citation_scores
+
+
+def score_answer(question: dict, answer: Answer, checker=None) -> dict:
+    """One result row: the question, the answer and every per-question metric."""
+    gold = question["gold"]
+    cited = {c.paper_id for c in answer.citations}
+    row = {
+        "id": question["id"], "type": question["type"], "question": question["question"],
+        "answer": answer.text, "refused": answer.refused, "raw_answer": answer.raw_text,
+        "cited_papers": sorted(cited), "gold": gold,
+        "invalid_markers": invalid_markers(answer.text, len(answer.contexts)),
+        "raw_invalid_markers": invalid_markers(answer.raw_text, len(answer.contexts)),
+        "timings": answer.timings, "prompt_tokens": answer.prompt_tokens,
+    }
+    if gold:
+        row["recall_at_k"] = recall_at_k(answer.contexts, gold)
+        row["mrr"] = reciprocal_rank(answer.contexts, gold)
+        if not answer.refused:
+            row["fact_recall"] = mean(fact_found(f, answer.text) for f in question["facts"])
+            if cited:
+                row["cited_precision"] = len(cited & set(gold)) / len(cited)
+                row["cited_recall"] = len(cited & set(gold)) / len(gold)
+    if checker is not None and not answer.refused:
+        sentences, citations = alce_citation_scores(answer, checker)
+        row["citation_recall"] = mean(sentences)
+        row["citation_precision"] = mean(citations)
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["gold"]]
+    unanswerable = [r for r in rows if not r["gold"]]
+    answered = [r for r in rows if not r["refused"]]
+
+    def avg(key, pool=rows):
+        return mean(r[key] for r in pool if r.get(key) is not None)
+
+    totals = [r["timings"].get("total", 0.0) for r in rows]
+    ttfts = [r["timings"]["ttft"] for r in rows if r["timings"].get("ttft")]
+    return {
+        "questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "recall_at_k": avg("recall_at_k"), "mrr": avg("mrr"),
+        "invalid_markers": sum(r["invalid_markers"] for r in rows),
+        "raw_invalid_markers": sum(r["raw_invalid_markers"] for r in rows),
+        "cited_precision": avg("cited_precision"), "cited_recall": avg("cited_recall"),
+        "citation_recall": avg("citation_recall"), "citation_precision": avg("citation_precision"),
+        "fact_recall": avg("fact_recall"),
+        "refusal_rate": mean(r["refused"] for r in unanswerable),
+        "false_refusal_rate": mean(r["refused"] for r in answerable),
+        "latency_p50": median(totals), "latency_p95": percentile(totals, 0.95),
+        "ttft_p50": median(ttfts), "ttft_p95": percentile(ttfts, 0.95),
+        "prompt_tokens": avg("prompt_tokens", answered),
+    }
+
+
+SUMMARY_ROWS = [
+    ("recall_at_k", "retrieval recall@k"), ("mrr", "retrieval MRR"),
+    ("invalid_markers", "markers outside the sources (final)"), ("raw_invalid_markers", "markers outside the sources (raw model reply)"),
+    ("cited_precision", "cited-paper precision"), ("cited_recall", "cited-paper recall"),
+    ("citation_recall", "ALCE citation recall"), ("citation_precision", "ALCE citation precision"),
+    ("fact_recall", "answer-fact recall"), ("refusal_rate", "refusal rate, unanswerable"),
+    ("false_refusal_rate", "false-refusal rate, answerable"),
+    ("latency_p50", "latency p50 (s)"), ("latency_p95", "latency p95 (s)"),
+    ("ttft_p50", "time to first token p50 (s)"), ("ttft_p95", "time to first token p95 (s)"),
+    ("prompt_tokens", "prompt tokens (mean)"),
+]
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def summary_table(summary: dict) -> str:
+    lines = ["| metric | value |", "|---|---|"]
+    lines += [f"| {label} | {fmt(summary.get(key))} |" for key, label in SUMMARY_ROWS]
+    return "\n".join(lines)
+
+
+def run_eval(settings, limit: int | None = None, k: int | None = None, show_progress: bool | None = None) -> dict:
+    """Ask every question, score it, and return {"settings", "rows", "summary"}."""
+    from tqdm import tqdm
+
+    from .answer import ask
+    from .support import get_checker
+    checker = get_checker(settings)
+    rows = []
+    questions = load_questions(limit=limit)
+    for question in tqdm(questions, desc="eval", unit="question", disable=None if show_progress is None else not show_progress):
+        answer = ask(question["question"], k=k, settings=settings)
+        rows.append(score_answer(question, answer, checker))
+    run_settings = {"llm": settings.llm, "k": k or settings.k, "chunk_size": settings.chunk_size,
+                    "context": settings.context, "limit": limit}
+    return {"settings": run_settings, "rows": rows, "summary": summarise(rows)}
+
+
+def worst_rows(rows: list[dict], n: int = 8) -> list[dict]:
+    """False refusals, wrong refusals on unanswerable questions, then the lowest fact recall."""
+    def badness(row):
+        if row["gold"] and row["refused"]:
+            return 3.0
+        if not row["gold"] and not row["refused"]:
+            return 2.5
+        return 2.0 - (row.get("cited_precision") or 0) - (row.get("fact_recall") or 0)
+    return sorted(rows, key=badness, reverse=True)[:n]
+
+
+def write_report(result: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    lines = ["# Eval report", "", f"Settings: `{json.dumps(result['settings'])}`", "",
+             summary_table(result["summary"]), "", "## Worst questions", ""]
+    for row in worst_rows(result["rows"]):
+        lines += [f"### {row['id']} ({row['type']}{', refused' if row['refused'] else ''})",
+                  f"Q: {row['question']}", "", f"A: {row['answer']}", "",
+                  f"gold: {row['gold']}, cited: {row['cited_papers']}", ""]
+    (out_dir / "report.md").write_text("\n".join(lines))
+    write_chart(result["summary"], out_dir / "metrics.png")
+
+
+def write_chart(summary: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    keys = ["recall_at_k", "mrr", "cited_precision", "cited_recall", "citation_recall", "citation_precision",
+            "fact_recall", "refusal_rate", "false_refusal_rate"]
+    values = [summary.get(k) or 0.0 for k in keys]
+    figure, axis = plt.subplots(figsize=(9, 4))
+    axis.barh(keys[::-1], values[::-1], color="#4a7ab5")
+    axis.set_xlim(0, 1)
+    axis.set_title(f"grounding eval: {summary['questions']} questions")
+    for y, value in enumerate(values[::-1]):
+        axis.text(min(value + 0.01, 0.93), y, f"{value:.2f}", va="center")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def compare(first: Path, second: Path) -> str:
+    """The summary metrics of two runs side by side, with their difference."""
+    a, b = (json.loads((p / "results.json").read_text()) for p in (first, second))
+    lines = [f"{'metric':44}{first.name:>14}{second.name:>14}{'diff':>10}"]
+    for key, label in SUMMARY_ROWS:
+        x, y = a["summary"].get(key), b["summary"].get(key)
+        diff = f"{y - x:+.3f}" if isinstance(x, (int, float)) and isinstance(y, (int, float)) else "-"
+        lines.append(f"{label:44}{fmt(x):>14}{fmt(y):>14}{diff:>10}")
+    return "\n".join(lines)

@@ -24,6 +24,22 @@ class LLMError(Exception):
     pass
 
 
+def disable_extra_buffers() -> None:
+    """Load llama.cpp models without the extra (AMX) weight buffers: CPUs that advertise AMX
+    inside VMs that do not enable it crash in ggml_backend_amx_mul_mat."""
+    import llama_cpp.llama as llama_module
+    default = llama_module.llama_cpp.llama_model_default_params
+    if getattr(default, "without_extra_buffers", False):
+        return
+
+    def without_extra_buffers():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+    without_extra_buffers.without_extra_buffers = True
+    llama_module.llama_cpp.llama_model_default_params = without_extra_buffers
+
+
 class LlamaCppChat(BaseChatModel):
     """A GGUF model run by llama-cpp-python; one call at a time (its context is not thread-safe)."""
 
@@ -42,6 +58,7 @@ class LlamaCppChat(BaseChatModel):
     def load(self):
         if self._llama is None:
             from llama_cpp import Llama
+            disable_extra_buffers()
             self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_batch=512,
                                 n_threads=self.n_threads or os.cpu_count(), verbose=False)
         return self._llama
@@ -126,7 +143,9 @@ _models_lock = threading.Lock()
 
 def get_llm(settings: Settings) -> BaseChatModel:
     """One model per backend configuration per process, shared by every caller."""
-    key = (settings.llm, settings.openai_base_url, settings.openai_model, settings.n_ctx, settings.max_tokens)
+    key = tuple(getattr(settings, name) for name in (
+        "llm", "openai_base_url", "openai_model", "openai_api_key", "model_cache_dir", "n_ctx", "n_threads",
+        "max_tokens", "temperature"))
     with _models_lock:
         if key not in _models:
             _models[key] = make_llm(settings)

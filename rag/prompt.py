@@ -1,6 +1,7 @@
 """Prompt stage: templates from prompts/, checked for their placeholders at start-up."""
 from __future__ import annotations
 
+import re
 import string
 from functools import lru_cache
 from pathlib import Path
@@ -41,7 +42,10 @@ def load_templates(folder: Path = PROMPTS_DIR) -> dict[str, str]:
 
 
 def format_sources(hits: list[Hit]) -> str:
-    return "\n".join(f"[{n}] {hit.title}: {hit.text}" for n, hit in enumerate(hits, start=1))
+    # "[9]" inside a source could pass for a source number; show it as "(9)"
+    def neutral(text: str) -> str:
+        return re.sub(r"\[(\d+)\]", r"(\1)", text)
+    return "\n".join(f"[{n}] {neutral(hit.title)}: {neutral(hit.text)}" for n, hit in enumerate(hits, start=1))
 
 
 def answer_messages(question: str, hits: list[Hit]) -> list[BaseMessage]:

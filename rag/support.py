@@ -1,0 +1,193 @@
+"""Support check: does a source text support a sentence? No LLM: a few cheap features (embedding
+similarity, word and number overlap, direction words, a negated-claim probe) combined by a logistic
+regression fitted offline on SciFact train (`eval/support_eval.py --fit`)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+ABBREVIATIONS = {"e.g", "i.e", "al", "fig", "figs", "eq", "eqs", "ref", "refs", "vs", "cf", "approx", "ca", "resp", "p", "pp"}
+# end punctuation (and closing quotes/brackets) before a capital or a digit, or a line break
+BOUNDARY = re.compile(r"(?<=[.!?])([\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n\s*")
+STOPWORDS = frozenset("""a an the of in on at to for from by with and or but as is are was were be been being this that
+these those it its their there here which who whom whose what when where how than then thus also such into onto over under
+between among within via per we our us they them he she his her i you your can could may might will would should shall do
+does did done has have had having not no nor only more most less least very much many some any all each both other others
+same after before during while whereas however therefore although though because if so whether about across against
+along up down out off again further once one two three four five six seven eight nine ten""".split())
+NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten".split(), map(str, range(1, 11))))
+SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
+INCREASE = frozenset("""increase increases increased increasing higher high elevated elevate elevates enhance enhances
+enhanced promote promotes promoted greater more raise raises raised augment augmented induce induces induced activate
+activates activated improve improves improved accelerate accelerates accelerated stimulate stimulates stimulated upregulate
+upregulates upregulated upregulation gain positively larger longer better""".split())
+DECREASE = frozenset("""decrease decreases decreased decreasing lower low reduce reduces reduced reducing reduction inhibit
+inhibits inhibited inhibition suppress suppresses suppressed suppression downregulate downregulates downregulated
+downregulation impair impairs impaired diminish diminished attenuate attenuates attenuated decline declines declined loss
+less fewer smaller shorter worse prevent prevents prevented block blocks blocked slow slows slowed negatively""".split())
+# word pairs swapped to write the opposite of a claim (first match wins)
+OPPOSITES = """increase decrease, increases decreases, increased decreased, increasing decreasing, higher lower, high low,
+more less, greater smaller, raise lower, raises lowers, enhances suppresses, enhance suppress, enhanced suppressed,
+promotes inhibits, promote inhibit, promoted inhibited, activates inhibits, activate inhibit, activated inhibited,
+activation inhibition, improves worsens, improve worsen, improved worsened, better worse, effective ineffective,
+accurate inaccurate, positive negative, positively negatively, accelerates slows, accelerate slow, upregulates
+downregulates, upregulation downregulation, upregulated downregulated, induces prevents, induce prevent, reduces increases,
+reduce increase, reduced increased, reduction increase, capable incapable, likely unlikely, safe unsafe, beneficial harmful,
+protects harms, expanded scarce, abundant scarce, same different, similar different, associated unassociated,
+larger smaller, longer shorter, faster slower, gain loss, presence absence"""
+SWAP = dict(reversed([(a, b) for x, y in map(str.split, OPPOSITES.split(",")) for a, b in ((x, y), (y, x))]))
+NEGATOR = re.compile(r"\s*\b(?:not|no)\b|n't\b|(?<=\bcan)not\b", re.I)
+AUXILIARY = re.compile(r"\b(is|are|was|were|can|could|may|might|will|would|should|must|has|have|had|does|do|did)\b", re.I)
+
+# logistic regression over these features, fitted on SciFact train by `eval/support_eval.py --fit`
+FEATURES = ("cos_max", "recall_quote", "recall_source", "numbers_missing", "direction_mismatch", "flip_projection")
+WEIGHTS = np.array([4.2065, -1.6908, 4.0143, -1.7985, -1.8571, -8.4194])
+BIAS = -4.8732
+THRESHOLD = 0.4476  # maximises train accuracy
+
+
+@dataclass
+class SupportResult:
+    score: float  # probability-like in [0, 1] that the source supports the sentence
+    quote: str    # the source sentence (or two adjacent sentences) that best supports it
+
+
+def split_sentences(text: str) -> list[str]:
+    sentences, start = [], 0
+    for match in BOUNDARY.finditer(text):
+        end = match.start() + len(match.group(1) or "")
+        last_word = re.search(r"([^\s(\[]+)\.$", text[start:end])
+        if match.group(1) is not None and last_word and last_word.group(1).lower() in ABBREVIATIONS:
+            continue
+        sentences.append(text[start:end].strip())
+        start = match.end()
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
+
+
+def stem(word: str) -> str:
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+    return word
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower().replace("n't", " not")))
+
+
+def content_words(text: str) -> set[str]:
+    tokens = re.findall(r"[a-z][a-z0-9]*", text.lower().replace("-", ""))
+    return {stem(w) for w in tokens if w not in STOPWORDS and len(w) > 1}
+
+
+def numbers(text: str) -> set[str]:
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.replace("·", "."))
+    found = {n.rstrip("0").rstrip(".") if "." in n else n for n in re.findall(r"\d+(?:\.\d+)?", text)}
+    return found | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
+
+
+def missing_numbers(claim: set[str], source: set[str]) -> int:
+    """Claim numbers that no source number rounds to (at the claim's precision: 76 matches 76.3)."""
+    def present(n: str) -> bool:
+        decimals = len(n.partition(".")[2])
+        return any(abs(round(float(m), decimals) - float(n)) < 1e-9 for m in source)
+    return sum(not present(n) for n in claim)
+
+
+def recall(claim_words: set[str], text: str) -> float:
+    return len(claim_words & content_words(text)) / max(1, len(claim_words))
+
+
+def direction_mismatch(claim: set[str], evidence: set[str]) -> bool:
+    return bool((claim & INCREASE and evidence & DECREASE and not evidence & INCREASE)
+                or (claim & DECREASE and evidence & INCREASE and not evidence & DECREASE))
+
+
+def flip(sentence: str) -> str:
+    """A rough opposite: drop its negation, else swap a direction word, else negate its verb."""
+    if NEGATOR.search(sentence):
+        return NEGATOR.sub("", sentence, count=1)
+    tokens = sentence.split()
+    for i, token in enumerate(tokens):
+        core = re.sub(r"\W", "", token).lower()
+        if core in SWAP:
+            tokens[i] = token.lower().replace(core, SWAP[core])
+            return " ".join(tokens)
+    if AUXILIARY.search(sentence):
+        return AUXILIARY.sub(lambda m: m.group(1) + " not", sentence, count=1)
+    return "It is not true that " + sentence[:1].lower() + sentence[1:]
+
+
+def features(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: str, sentences: list[str],
+             vectors: np.ndarray) -> tuple[np.ndarray, str]:
+    """The feature vector (in FEATURES order) and the best-matching quote of the source."""
+    pairs = vectors[:-1] + vectors[1:]  # two adjacent sentences: the normalised sum of their vectors
+    candidates = np.concatenate([vectors, pairs / (np.linalg.norm(pairs, axis=1, keepdims=True) + 1e-12)])
+    similarities = candidates @ vector
+    best = int(np.argmax(similarities))
+    quote = sentences[best] if best < len(sentences) else " ".join(sentences[best - len(sentences):][:2])
+    opposite = flipped - vector  # how the claim's embedding moves when it is negated
+    claim_words = content_words(sentence)
+    values = [
+        similarities[best], recall(claim_words, quote), recall(claim_words, source),
+        missing_numbers(numbers(sentence), numbers(source)), direction_mismatch(words(sentence), words(quote)),
+        candidates[best] @ opposite / (np.linalg.norm(opposite) + 1e-12),
+    ]
+    return np.array(values, dtype=float), quote
+
+
+def probability(x: np.ndarray, weights: np.ndarray = WEIGHTS, bias: float = BIAS) -> float:
+    return float(1 / (1 + np.exp(-(x @ weights + bias))))
+
+
+class SupportChecker:
+    def __init__(self, embedder=None, threshold: float | None = None):
+        if embedder is None:
+            from .embed import get_embedder
+            embedder = get_embedder()
+        self.embedder = embedder
+        self.threshold = THRESHOLD if threshold is None else threshold
+        self._vectors: dict[str, np.ndarray] = {}  # answers re-check the same sources sentence after sentence
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if len(self._vectors) + len(missing) > 20000:
+            self._vectors.clear()
+        if missing:
+            self._vectors.update(zip(missing, np.asarray(self.embedder.embed_documents(missing), dtype=float)))
+        return [self._vectors[t] for t in texts]
+
+    def feature_rows(self, sentence: str, sources: list[str]) -> list[tuple[np.ndarray, str]]:
+        split = [split_sentences(source) or [source] for source in sources]
+        flipped = flip(sentence)
+        vectors = self._embed([sentence, flipped] + [s for sentences in split for s in sentences])
+        rows, start = [], 2
+        for source, sentences in zip(sources, split):
+            rows.append(features(sentence, vectors[0], vectors[1], source, sentences,
+                                 np.array(vectors[start:start + len(sentences)])))
+            start += len(sentences)
+        return rows
+
+    def check_many(self, sentence: str, sources: list[str]) -> list[SupportResult]:
+        return [SupportResult(probability(x), quote) for x, quote in self.feature_rows(sentence, sources)]
+
+    def check(self, sentence: str, source: str) -> SupportResult:
+        return self.check_many(sentence, [source])[0]
+
+    def supports(self, sentence: str, source: str) -> bool:
+        return self.check(sentence, source).score >= self.threshold
+
+
+@lru_cache(maxsize=4)
+def _shared_checker(threshold: float | None) -> SupportChecker:
+    return SupportChecker(threshold=threshold)
+
+
+def get_checker(settings=None) -> SupportChecker:
+    """One shared checker; settings.support_threshold replaces the fitted threshold only when set explicitly."""
+    explicit = settings is not None and "support_threshold" in settings.model_fields_set
+    return _shared_checker(settings.support_threshold if explicit else None)

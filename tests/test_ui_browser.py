@@ -1,0 +1,94 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) against `python app.py`
+running the fast local model on a small real index."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rag.config import PROJECT_DIR, Settings
+from rag.ingest import ingest
+
+from .helpers import free_port, stop, wait_for_http
+from .test_answer import PAPERS
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+XSS_PAPER = {"id": "xss", "title": 'Robust Attention <img src=x onerror="window.__xss=1;alert(1)">',
+             "abstract": "Robust attention routes every token through exactly seven attention heads. "
+                         "<script>window.__xss=2;alert(2)</script> It keeps accuracy under noisy inputs."}
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is missing: apt-get install -y chromium (.ci/run does this)")
+    folder = tmp_path_factory.mktemp("ui")
+    planted = folder / "planted.jsonl"
+    planted.write_text("".join(json.dumps(p) + "\n" for p in PAPERS + [XSS_PAPER]))
+    ingest([Settings().corpus_dir / "004_0245eb3260a63d8e.txt", planted], settings=Settings(index_dir=folder / "index"))
+    port = free_port()
+    env = {**os.environ, "RAG_INDEX_DIR": str(folder / "index"), "RAG_LLM": "local-fast"}
+    process = subprocess.Popen([sys.executable, str(PROJECT_DIR / "app.py"), "--port", str(port)], env=env,
+                               stdout=open(folder / "app.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", process, timeout=120)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        yield page
+        browser.close()
+
+
+def ask_in_page(page, question: str, turn: int) -> None:
+    box = page.get_by_label("Question")
+    box.fill(question)
+    box.press("Enter")
+    # the turn is done when the streaming cursor is gone from the last bot message
+    page.wait_for_function(
+        """(turn) => { const bots = document.querySelectorAll('[data-testid="bot"]');
+                        return bots.length >= turn && !bots[bots.length - 1].innerText.includes('▌')
+                               && bots[bots.length - 1].innerText.trim().length > 0; }""",
+        arg=turn, timeout=180_000)
+
+
+def test_a_question_streams_a_cited_answer_with_its_source_card(app_url, page, tmp_path):
+    page.goto(app_url)
+    ask_in_page(page, "How does the mixture-of-experts translation model keep compute per token constant?", 1)
+    marker = page.locator("a.cite").first
+    marker.wait_for(timeout=10_000)
+    number = marker.inner_text().strip("[]")
+    card = page.locator(f"#sources #source-{number}")
+    assert card.count() == 1
+    assert "Sparse Experts for Translation" in card.inner_text()
+    assert card.locator("mark").count() == 1  # the supporting quote is highlighted
+    ask_in_page(page, "How many experts does it use?", 2)
+    assert len(page.locator('[data-testid="bot"]').all()) == 2
+    page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
+    assert (tmp_path / "ui.png").stat().st_size > 10_000
+
+
+def test_html_in_the_corpus_shows_as_text_and_runs_nothing(app_url, page):
+    page.goto(app_url)
+    ask_in_page(page, "How many attention heads does robust attention route every token through?", 1)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
+    assert page.locator("#sources img").count() == 0 and page.locator("#sources script").count() == 0
+    sources_text = page.locator("#sources").inner_text()
+    if "Robust Attention" in sources_text:
+        assert "<img" in sources_text  # the title's markup is shown as text
