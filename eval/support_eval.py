@@ -14,7 +14,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rag.support import BIAS, FEATURES, WEIGHTS, SupportChecker, probability  # noqa: E402
 
-PAIRS = Path("/work/shared/data/scifact_pairs.jsonl")
+PAIRS = Path(__file__).resolve().parent / "scifact_pairs.jsonl"  # SciFact claim-abstract pairs, see eval/README.md
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:

@@ -10,6 +10,9 @@ from .support import SupportChecker, split_sentences
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+MARKER_RUN = r"(?:\s*,?\s*\[\d+(?:\s*,\s*\d+)*\])+"
+# markers written after the full stop ("... scale. [1], [2]") belong to the sentence before it
+TRAILING_MARKERS = re.compile(rf"([.!?])({MARKER_RUN})")
 # sentences that pass on instructions planted in a source, rather than state findings
 INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b|\byou (must|should) (answer|reply|say|cite)\b"
                          r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
@@ -29,7 +32,7 @@ def markers_in(sentence: str) -> list[int]:
 
 
 def strip_markers(sentence: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).strip()
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(MARKER_RUN, "", sentence)).strip()
 
 
 def is_refusal(text: str) -> bool:
@@ -37,9 +40,16 @@ def is_refusal(text: str) -> bool:
     return re.sub(r"\W+", " ", REFUSAL.lower()).strip() in normalised or not normalised.strip()
 
 
+def is_a_title(text: str, hits: list[Hit]) -> bool:
+    """A bare paper title says nothing about the question."""
+    def normal(t: str) -> str:
+        return re.sub(r"\W+", " ", t.lower()).strip()
+    return normal(text) in {normal(h.title) for h in hits}
+
+
 def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
     text = strip_markers(sentence)
-    if len(text.split()) < 3 or INSTRUCTION.search(sentence):
+    if len(text.split()) < 3 or INSTRUCTION.search(sentence) or is_a_title(text, hits):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
     results = checker.check_many(text, [hit.text for hit in hits])
@@ -58,6 +68,7 @@ def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tu
     Empty text means nothing supported was left."""
     if not hits or is_refusal(raw_text):
         return "", []
+    raw_text = TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), raw_text)
     kept = [v for s in split_sentences(raw_text) if (v := verify_sentence(s, hits, checker))]
     text = " ".join(add_markers(v) for v in kept)
     quotes: dict[int, str] = {}

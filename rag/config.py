@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(4, description="Web UI requests handled at once (the LLM itself runs one at a time).")
 
     # Support checking
-    support_threshold: float = Field(0.5, description="Support-checker score at or above which a source supports a sentence.")
+    support_threshold: float | None = Field(None, description="Support-checker score at or above which a source supports a sentence (default: the threshold fitted on SciFact train).")
 
 
 def get_settings(**overrides) -> Settings:

@@ -104,7 +104,7 @@ def score_answer(question: dict, answer: Answer, checker=None) -> dict:
     row = {
         "id": question["id"], "type": question["type"], "question": question["question"],
         "answer": answer.text, "refused": answer.refused, "raw_answer": answer.raw_text,
-        "cited_papers": sorted(cited), "gold": gold,
+        "cited_papers": sorted(cited), "gold": gold, "context_papers": [h.paper_id for h in answer.contexts],
         "invalid_markers": invalid_markers(answer.text, len(answer.contexts)),
         "raw_invalid_markers": invalid_markers(answer.raw_text, len(answer.contexts)),
         "timings": answer.timings, "prompt_tokens": answer.prompt_tokens,

@@ -129,7 +129,8 @@ def features(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: str
     candidates = np.concatenate([vectors, pairs / (np.linalg.norm(pairs, axis=1, keepdims=True) + 1e-12)])
     similarities = candidates @ vector
     best = int(np.argmax(similarities))
-    quote = sentences[best] if best < len(sentences) else " ".join(sentences[best - len(sentences):][:2])
+    pair = best - len(sentences)
+    quote = sentences[best] if pair < 0 else sentences[pair] + " " + sentences[pair + 1]
     opposite = flipped - vector  # how the claim's embedding moves when it is negated
     claim_words = content_words(sentence)
     values = [
@@ -154,12 +155,15 @@ class SupportChecker:
         self._vectors: dict[str, np.ndarray] = {}  # answers re-check the same sources sentence after sentence
 
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if len(self._vectors) + len(missing) > 20000:
-            self._vectors.clear()
+        unique = dict.fromkeys(texts)
+        found = {t: v for t in unique if (v := self._vectors.get(t)) is not None}
+        missing = [t for t in unique if t not in found]
         if missing:
-            self._vectors.update(zip(missing, np.asarray(self.embedder.embed_documents(missing), dtype=float)))
-        return [self._vectors[t] for t in texts]
+            found.update(zip(missing, np.asarray(self.embedder.embed_documents(missing), dtype=float)))
+            if len(self._vectors) > 20000:
+                self._vectors.clear()
+            self._vectors.update((t, found[t]) for t in missing)
+        return [found[t] for t in texts]
 
     def feature_rows(self, sentence: str, sources: list[str]) -> list[tuple[np.ndarray, str]]:
         split = [split_sentences(source) or [source] for source in sources]
@@ -188,6 +192,5 @@ def _shared_checker(threshold: float | None) -> SupportChecker:
 
 
 def get_checker(settings=None) -> SupportChecker:
-    """One shared checker; settings.support_threshold replaces the fitted threshold only when set explicitly."""
-    explicit = settings is not None and "support_threshold" in settings.model_fields_set
-    return _shared_checker(settings.support_threshold if explicit else None)
+    """One shared checker per threshold (settings.support_threshold, else the fitted one)."""
+    return _shared_checker(settings.support_threshold if settings is not None else None)

@@ -84,6 +84,19 @@ def test_unsupported_sentences_are_removed(index, fake_llm):
     assert "two experts" in answer.text and "Turing" not in answer.text and "TPUs" not in answer.text
 
 
+def test_markers_after_the_full_stop_belong_to_the_sentence_before(index, fake_llm):
+    fake_llm(["Routing each token to two experts keeps the compute per token constant. [1], [3]"])
+    answer = ask("How does the translation model keep compute constant?", k=3, settings=index)
+    moe = source_number(answer, "moe")
+    assert answer.text == f"Routing each token to two experts keeps the compute per token constant [{moe}]."
+
+
+def test_a_bare_title_is_not_an_answer(index, fake_llm):
+    fake_llm(["Sparse Experts for Translation [1]. Compressing the KV Cache [2]."])
+    answer = ask("How many experts does the translation model use?", k=2, settings=index)
+    assert answer.refused and answer.citations == []
+
+
 def test_nothing_supported_means_the_refusal(index, fake_llm):
     fake_llm(["Bananas are an excellent source of potassium for athletes [1]."])
     answer = ask("What does the KV cache paper quantize?", k=2, settings=index)
