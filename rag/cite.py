@@ -52,8 +52,14 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
     if len(text.split()) < 3 or INSTRUCTION.search(sentence) or is_a_title(text, hits):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
-    results = checker.check_many(text, [hit.text for hit in hits])
+    # the citation names the paper, so its whole abstract may back the sentence
+    results = checker.check_many(text, [hit.abstract or hit.text for hit in hits])
     supported = {n: results[n - 1] for n in cited if results[n - 1].score >= checker.threshold}
+    if not supported and len(cited) > 1:
+        # a sentence may combine its sources: check them together
+        joint = checker.check(text, " ".join(hits[n - 1].abstract or hits[n - 1].text for n in cited))
+        if joint.score >= checker.threshold:
+            supported = {n: results[n - 1] for n in cited}
     if not supported:
         best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
         if results[best - 1].score >= min(1.0, checker.threshold + UNCITED_MARGIN):
