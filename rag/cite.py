@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .prompt import REFUSAL
-from .support import SupportChecker, split_sentences
+from .support import SupportChecker, SupportResult, split_sentences
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -40,6 +40,22 @@ def is_refusal(text: str) -> bool:
     return re.sub(r"\W+", " ", REFUSAL.lower()).strip() in normalised or not normalised.strip()
 
 
+def source_texts(hits: list[Hit]) -> list[str]:
+    """What a sentence is checked against: the cited paper's whole abstract (the citation names the paper)."""
+    return [hit.abstract or hit.text for hit in hits]
+
+
+def supported_by(text: str, cited: list[int], hits: list[Hit], checker: SupportChecker,
+                 results: list[SupportResult]) -> dict[int, SupportResult]:
+    """The cited sources that support the sentence, alone or, failing that, together."""
+    supported = {n: results[n - 1] for n in cited if results[n - 1].score >= checker.threshold}
+    if not supported and len(cited) > 1:
+        joint = checker.check(text, " ".join(source_texts([hits[n - 1] for n in cited])))
+        if joint.score >= checker.threshold:
+            supported = {n: results[n - 1] for n in cited}
+    return supported
+
+
 def is_a_title(text: str, hits: list[Hit]) -> bool:
     """A bare paper title says nothing about the question."""
     def normal(t: str) -> str:
@@ -52,14 +68,8 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
     if len(text.split()) < 3 or INSTRUCTION.search(sentence) or is_a_title(text, hits):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
-    # the citation names the paper, so its whole abstract may back the sentence
-    results = checker.check_many(text, [hit.abstract or hit.text for hit in hits])
-    supported = {n: results[n - 1] for n in cited if results[n - 1].score >= checker.threshold}
-    if not supported and len(cited) > 1:
-        # a sentence may combine its sources: check them together
-        joint = checker.check(text, " ".join(hits[n - 1].abstract or hits[n - 1].text for n in cited))
-        if joint.score >= checker.threshold:
-            supported = {n: results[n - 1] for n in cited}
+    results = checker.check_many(text, source_texts(hits))
+    supported = supported_by(text, cited, hits, checker, results)
     if not supported:
         best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
         if results[best - 1].score >= min(1.0, checker.threshold + UNCITED_MARGIN):

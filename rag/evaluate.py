@@ -83,17 +83,18 @@ def invalid_markers(text: str, n_sources: int) -> int:
 
 def alce_citation_scores(answer: Answer, checker) -> tuple[list[float], list[float]]:
     """Per sentence: 1 if its cited sources support it; per citation: 1 if it is needed."""
-    from .cite import markers_in, strip_markers
+    from .cite import markers_in, source_texts, strip_markers, supported_by
     from .support import split_sentences
     sentence_scores, citation_scores = [], []
     for sentence in split_sentences(answer.text):
         cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(answer.contexts)]
         text = strip_markers(sentence)
-        supports = {n: checker.check(text, answer.contexts[n - 1].text).score >= checker.threshold for n in cited}
-        sentence_scores.append(float(any(supports.values())))
+        results = checker.check_many(text, source_texts(answer.contexts))
+        sentence_scores.append(float(bool(supported_by(text, cited, answer.contexts, checker, results))))
         for n in cited:
-            others_support = any(ok for m, ok in supports.items() if m != n)
-            citation_scores.append(float(supports[n] or not others_support))
+            alone = results[n - 1].score >= checker.threshold
+            others = supported_by(text, [m for m in cited if m != n], answer.contexts, checker, results)
+            citation_scores.append(float(alone or not others))
     return sentence_scores, citation_scores
 
 

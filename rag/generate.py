@@ -11,11 +11,11 @@ from .llm import LLMError
 
 def explain(err: Exception) -> LLMError:
     name = type(err).__name__
-    if name == "AuthenticationError":
+    if "AuthenticationError" in name or "PermissionDenied" in name:
         return LLMError(f"the LLM endpoint refused the API key ({err}); check RAG_OPENAI_API_KEY")
-    if name in {"APIConnectionError", "APITimeoutError", "ConnectError"}:
+    if any(part in name for part in ("ConnectionError", "TimeoutError", "ConnectError")):
         return LLMError(f"cannot reach the LLM endpoint ({err}); check RAG_OPENAI_BASE_URL and that the server is running")
-    if name == "NotFoundError":
+    if "NotFoundError" in name:
         return LLMError(f"the LLM endpoint does not know the model ({err}); check RAG_OPENAI_MODEL")
     return LLMError(f"the LLM failed: {name}: {err}")
 
