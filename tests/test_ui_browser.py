@@ -24,22 +24,30 @@ XSS_PAPER = {"id": "xss", "title": 'Robust Attention <img src=x onerror="window.
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def ui_index(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.fail("Chromium is missing: apt-get install -y chromium (.ci/run does this)")
     folder = tmp_path_factory.mktemp("ui")
     planted = folder / "planted.jsonl"
     planted.write_text("".join(json.dumps(p) + "\n" for p in PAPERS + [XSS_PAPER]))
     ingest([Settings().corpus_dir / "004_0245eb3260a63d8e.txt", planted], settings=Settings(index_dir=folder / "index"))
+    return folder
+
+
+def start_app(folder, **env_overrides):
     port = free_port()
-    env = {**os.environ, "RAG_INDEX_DIR": str(folder / "index"), "RAG_LLM": "local-fast"}
+    env = {**os.environ, "RAG_INDEX_DIR": str(folder / "index"), **env_overrides}
     process = subprocess.Popen([sys.executable, str(PROJECT_DIR / "app.py"), "--port", str(port)], env=env,
-                               stdout=open(folder / "app.log", "w"), stderr=subprocess.STDOUT)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/", process, timeout=120)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop(process)
+                               stdout=open(folder / f"app-{port}.log", "w"), stderr=subprocess.STDOUT)
+    wait_for_http(f"http://127.0.0.1:{port}/", process, timeout=120)
+    return process, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def app_url(ui_index):
+    process, url = start_app(ui_index, RAG_LLM="local-fast")
+    yield url
+    stop(process)
 
 
 @pytest.fixture
@@ -92,3 +100,16 @@ def test_html_in_the_corpus_shows_as_text_and_runs_nothing(app_url, page):
     sources_text = page.locator("#sources").inner_text()
     if "Robust Attention" in sources_text:
         assert "<img" in sources_text  # the title's markup is shown as text
+
+
+def test_a_broken_backend_shows_a_readable_error_and_the_app_keeps_serving(ui_index, page):
+    process, url = start_app(ui_index, RAG_LLM="openai", RAG_OPENAI_BASE_URL="")
+    try:
+        page.goto(url)
+        ask_in_page(page, "How does the mixture-of-experts translation model keep compute constant?", 1)
+        reply = page.locator('[data-testid="bot"]').last.inner_text()
+        assert "RAG_OPENAI_BASE_URL" in reply and "Traceback" not in reply
+        ask_in_page(page, "What does the KV cache paper quantize?", 2)  # still serving
+        assert "RAG_OPENAI_BASE_URL" in page.locator('[data-testid="bot"]').last.inner_text()
+    finally:
+        stop(process)
