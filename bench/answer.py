@@ -25,6 +25,7 @@ from rag.evaluate import fmt, load_questions, score_answer, summarise  # noqa: E
 from rag.llm import get_llm  # noqa: E402
 from rag.prompt import REFUSAL  # noqa: E402
 from rag.retrieve import get_retriever  # noqa: E402
+from rag.support import get_checker  # noqa: E402
 from rag.types import Answer, Citation, Hit  # noqa: E402
 
 BASELINE_PROMPT = ChatPromptTemplate.from_messages([
@@ -33,7 +34,7 @@ BASELINE_PROMPT = ChatPromptTemplate.from_messages([
     ("human", "{context}\n\nQuestion: {question}"),
 ])
 COLUMNS = ["latency_p50", "ttft_p50", "prompt_tokens", "raw_invalid_markers", "invalid_markers", "cited_precision",
-           "citation_recall", "fact_recall", "refusal_rate", "false_refusal_rate"]
+           "citation_recall", "citation_precision", "fact_recall", "refusal_rate", "false_refusal_rate"]
 
 
 def top_abstracts(question: str, settings, n: int = 4) -> list[Hit]:
@@ -66,11 +67,11 @@ def baseline_ask(question: str, settings) -> Answer:
     return answer
 
 
-def run(name: str, answer_fn, questions: list[dict]) -> dict:
+def run(name: str, answer_fn, questions: list[dict], checker) -> dict:
     rows = []
     for i, q in enumerate(questions, start=1):
         answer = answer_fn(q["question"])
-        rows.append(score_answer(q, answer))
+        rows.append(score_answer(q, answer, checker))
         print(f"  {name} {i}/{len(questions)} {q['id']} {'refused' if answer.refused else 'answered'} "
               f"in {answer.timings['total']:.1f}s", file=sys.stderr, flush=True)
     return summarise(rows)
@@ -84,8 +85,9 @@ def main() -> None:
     settings = get_settings(**({"llm": args.llm} if args.llm else {}))
     questions = load_questions(limit=args.limit)
     get_llm(settings).invoke("Say OK.")  # load the model before timing anything
-    baseline = run("baseline", lambda q: baseline_ask(q, settings), questions)
-    ours = run("rag.ask", lambda q: ask(q, settings=settings), questions)
+    checker = get_checker(settings)  # ALCE citation recall/precision for both, with the same checker
+    baseline = run("baseline", lambda q: baseline_ask(q, settings), questions, checker)
+    ours = run("rag.ask", lambda q: ask(q, settings=settings), questions, checker)
     print(f"{len(questions)} questions, model {settings.llm}")
     print(f"{'':22}" + "".join(f"{c:>20}" for c in COLUMNS))
     for name, summary in (("stuff top-4 chain", baseline), ("rag.ask", ours)):

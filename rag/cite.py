@@ -35,6 +35,10 @@ def strip_markers(sentence: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(MARKER_RUN, "", sentence)).strip()
 
 
+def attach_trailing_markers(text: str) -> str:
+    return TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), text)
+
+
 def is_refusal(text: str) -> bool:
     normalised = re.sub(r"\W+", " ", text.lower())
     return re.sub(r"\W+", " ", REFUSAL.lower()).strip() in normalised or not normalised.strip()
@@ -84,8 +88,7 @@ def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tu
     Empty text means nothing supported was left."""
     if not hits or is_refusal(raw_text):
         return "", []
-    raw_text = TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), raw_text)
-    kept = [v for s in split_sentences(raw_text) if (v := verify_sentence(s, hits, checker))]
+    kept = [v for s in split_sentences(attach_trailing_markers(raw_text)) if (v := verify_sentence(s, hits, checker))]
     text = " ".join(add_markers(v) for v in kept)
     quotes: dict[int, str] = {}
     for v in kept:

@@ -83,10 +83,10 @@ def invalid_markers(text: str, n_sources: int) -> int:
 
 def alce_citation_scores(answer: Answer, checker) -> tuple[list[float], list[float]]:
     """Per sentence: 1 if its cited sources support it; per citation: 1 if it is needed."""
-    from .cite import markers_in, source_texts, strip_markers, supported_by
+    from .cite import attach_trailing_markers, markers_in, source_texts, strip_markers, supported_by
     from .support import split_sentences
     sentence_scores, citation_scores = [], []
-    for sentence in split_sentences(answer.text):
+    for sentence in split_sentences(attach_trailing_markers(answer.text)):
         cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(answer.contexts)]
         text = strip_markers(sentence)
         results = checker.check_many(text, source_texts(answer.contexts))

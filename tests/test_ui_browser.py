@@ -113,3 +113,19 @@ def test_a_broken_backend_shows_a_readable_error_and_the_app_keeps_serving(ui_in
         assert "RAG_OPENAI_BASE_URL" in page.locator('[data-testid="bot"]').last.inner_text()
     finally:
         stop(process)
+
+
+def test_rag_auth_puts_the_chat_behind_a_login(ui_index, page):
+    process, url = start_app(ui_index, RAG_LLM="local-fast", RAG_AUTH="reader:s3cret")
+    try:
+        page.goto(url)
+        page.get_by_label("username").fill("reader")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect").wait_for(timeout=30_000)
+        assert page.get_by_label("Question").count() == 0
+        page.get_by_label("password").fill("s3cret")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_label("Question").wait_for(timeout=60_000)
+    finally:
+        stop(process)
