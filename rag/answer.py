@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+from .answer_type import gives_asked_quantity
 from .cite import verify_answer
 from .config import Settings, get_settings
 from .generate import generate, stream_tokens
@@ -72,6 +73,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at
     text, citations = verify_answer(raw, hits, get_checker(settings))
+    if not gives_asked_quantity(standalone, text):
+        text, citations = "", []
     timings["total"] = time.perf_counter() - started
     answer = (refusal(question, standalone, hits, timings, raw) if not text else
               Answer(text=text, refused=False, citations=citations, contexts=hits, timings=timings,

@@ -1,6 +1,7 @@
 """Support check: does a source text support a sentence? No LLM: a few cheap features (embedding
 similarity, word and number overlap, direction words, a negated-claim probe) combined by a logistic
-regression fitted offline on SciFact train (`eval/support_eval.py --fit`)."""
+regression fitted offline on SciFact train (`eval/support_eval.py --fit`). A sentence naming a
+letters-and-digits name (FP8, GPT-4) that the source never writes is not supported by it."""
 from __future__ import annotations
 
 import re
@@ -40,6 +41,8 @@ protects harms, expanded scarce, abundant scarce, same different, similar differ
 larger smaller, longer shorter, faster slower, gain loss, presence absence"""
 SWAP = dict(reversed([(a, b) for x, y in map(str.split, OPPOSITES.split(",")) for a, b in ((x, y), (y, x))]))
 NEGATOR = re.compile(r"\s*\b(?:not|no)\b|n't\b|(?<=\bcan)not\b", re.I)
+# names that mix letters and digits (FP8, GPT-4, A100): a source that never writes one is about something else
+NAME = re.compile(r"\b(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]*\d)[A-Za-z][A-Za-z0-9-]*\b")
 AUXILIARY = re.compile(r"\b(is|are|was|were|can|could|may|might|will|would|should|must|has|have|had|does|do|did)\b", re.I)
 
 # logistic regression over these features, fitted on SciFact train by `eval/support_eval.py --fit`
@@ -96,6 +99,11 @@ def missing_numbers(claim: set[str], source: set[str]) -> int:
         decimals = len(n.partition(".")[2])
         return any(abs(round(float(m), decimals) - float(n)) < 1e-9 for m in source)
     return sum(not present(n) for n in claim)
+
+
+def missing_names(claim: str, source: str) -> set[str]:
+    lowered = source.lower()
+    return {name for name in map(str.lower, NAME.findall(claim)) if name not in lowered}
 
 
 def recall(claim_words: set[str], text: str) -> float:
@@ -177,7 +185,9 @@ class SupportChecker:
         return rows
 
     def check_many(self, sentence: str, sources: list[str]) -> list[SupportResult]:
-        return [SupportResult(probability(x), quote) for x, quote in self.feature_rows(sentence, sources)]
+        rows = self.feature_rows(sentence, sources)
+        return [SupportResult(0.0 if missing_names(sentence, source) else probability(x), quote)
+                for source, (x, quote) in zip(sources, rows)]
 
     def check(self, sentence: str, source: str) -> SupportResult:
         return self.check_many(sentence, [source])[0]

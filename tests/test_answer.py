@@ -109,6 +109,14 @@ def test_the_model_refusing_is_passed_on(index, fake_llm):
     assert answer.refused and answer.text == REFUSAL and answer.citations == []
 
 
+def test_a_supported_sentence_that_misses_the_asked_quantity_is_refused(index, fake_llm):
+    fake_llm(["We quantize the key-value cache of transformer language models to 2 bits [1]."])
+    answer = ask("How many GPUs were used to compress the key-value cache?", k=1, settings=index)
+    assert answer.refused and answer.text == REFUSAL and answer.citations == []
+    fake_llm(["We quantize the key-value cache of transformer language models to 2 bits [1]."])
+    assert not ask("How many bits does the key-value cache quantization keep?", k=1, settings=index).refused
+
+
 def test_off_topic_question_is_refused_before_the_llm(index, fake_llm):
     fake_llm([])
     answer = ask("What is the best recipe for a chocolate cake?", settings=index)

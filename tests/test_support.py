@@ -44,6 +44,12 @@ def test_a_changed_number_scores_lower(checker):
     assert checker.check(wrong, ABSTRACT).score < checker.check(CLAIM, ABSTRACT).score
 
 
+def test_a_name_the_source_never_writes_is_not_supported(checker):
+    sentence = "Metformin combined with GLP-1 therapy reduced the incidence of diabetes by 31%."
+    assert checker.check(sentence, ABSTRACT).score == 0.0
+    assert checker.check(sentence, ABSTRACT.replace("Metformin", "Metformin with GLP-1 therapy")).score > 0.0
+
+
 def test_split_sentences_keeps_abbreviations_and_decimals():
     text = "Drugs, e.g. Aspirin, were used. Scores rose by 3.5 points (Fig. 2). Smith et al. Found the same."
     assert split_sentences(text) == ["Drugs, e.g. Aspirin, were used.", "Scores rose by 3.5 points (Fig. 2).",
