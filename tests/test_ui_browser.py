@@ -124,6 +124,8 @@ def test_rag_auth_puts_the_chat_behind_a_login(ui_index, page):
         page.get_by_role("button", name="Login").click()
         page.get_by_text("Incorrect").wait_for(timeout=30_000)
         assert page.get_by_label("Question").count() == 0
+        page.goto(url)
+        page.get_by_label("username").fill("reader")
         page.get_by_label("password").fill("s3cret")
         page.get_by_role("button", name="Login").click()
         page.get_by_label("Question").wait_for(timeout=60_000)
