@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -58,18 +59,24 @@ def plan_writes(papers: list[Paper], states: dict[str, PaperState], settings: Se
 
 
 def write_chunks(store: Store, chunks: list[Chunk], settings: Settings, show_progress: bool | None) -> None:
+    """Embed batch after batch; each batch is written by a second thread while the next one embeds."""
     if not chunks:
         return
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
     batch = settings.embed_batch_size
     chunks = sorted(chunks, key=lambda c: len(c.text))  # similar lengths per batch: less padding
-    with tqdm(total=len(chunks), desc="embedding chunks", unit="chunk", disable=not_a_terminal(show_progress)) as bar:
+    with (tqdm(total=len(chunks), desc="embedding chunks", unit="chunk", disable=not_a_terminal(show_progress)) as bar,
+          ThreadPoolExecutor(max_workers=1) as writer):
+        pending = None
         for start in range(0, len(chunks), batch):
             part = chunks[start:start + batch]
             texts = [c.text for c in part]
-            store.upsert([c.chunk_id for c in part], texts, [c.metadata for c in part],
-                         embedder.embed_documents(texts))
+            vectors = embedder.embed_documents(texts)
+            if pending:
+                pending.result()  # in order, and a failed write stops the ingest
+            pending = writer.submit(store.upsert, [c.chunk_id for c in part], texts, [c.metadata for c in part], vectors)
             bar.update(len(part))
+        pending.result()
 
 
 def not_a_terminal(show_progress: bool | None) -> bool:
