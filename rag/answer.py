@@ -11,7 +11,7 @@ from .config import Settings, get_settings
 from .generate import generate, stream_tokens
 from .llm import get_llm
 from .prompt import REFUSAL, answer_messages, condense_messages
-from .retrieve import get_retriever
+from .retrieve import focus_sentences, get_retriever
 from .support import get_checker
 from .types import Answer, Hit
 
@@ -36,6 +36,8 @@ def relevant_hits(question: str, k: int, year: int | None, settings: Settings) -
         return []
     if settings.context == "abstract":
         hits = [replace(h, text=h.abstract) for h in hits]
+    elif settings.context == "sentences":
+        hits = [replace(h, text=focus_sentences(question, h.abstract, settings.context_chars)) for h in hits]
     return hits
 
 

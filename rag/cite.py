@@ -16,6 +16,8 @@ TRAILING_MARKERS = re.compile(rf"([.!?])({MARKER_RUN})")
 # sentences that pass on instructions planted in a source, rather than state findings
 INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b|\byou (must|should) (answer|reply|say|cite)\b"
                          r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
+# a sentence opening with one of these leans on the sentence before it for its subject
+PRONOUN_START = re.compile(r"^\W*(it|its|they|their|this|these|he|she|such)\b", re.IGNORECASE)
 # a source that was not cited must clear this higher bar before its marker is added
 UNCITED_MARGIN = 0.2
 
@@ -67,9 +69,15 @@ def is_a_title(text: str, hits: list[Hit]) -> bool:
     return normal(text) in {normal(h.title) for h in hits}
 
 
+def names_only(sentence: str, hits: list[Hit]) -> bool:
+    """A bare title or a name of a word or two: no claim to check, not kept, but a subject for the next sentence."""
+    text = strip_markers(sentence)
+    return len(text.split()) < 3 or is_a_title(text, hits)
+
+
 def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
     text = strip_markers(sentence)
-    if len(text.split()) < 3 or INSTRUCTION.search(sentence) or is_a_title(text, hits):
+    if names_only(sentence, hits) or INSTRUCTION.search(sentence):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
     results = checker.check_many(text, source_texts(hits))
@@ -83,12 +91,25 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
     return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
 
 
+def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) -> list[VerifiedSentence]:
+    """The supported sentences; one whose subject is a pronoun goes when the claim before it went
+    (a bare name before it still counts as its subject)."""
+    kept, previous_kept = [], True
+    for sentence in split_sentences(attach_trailing_markers(raw_text)):
+        orphaned = not previous_kept and PRONOUN_START.search(sentence)
+        verified = None if orphaned else verify_sentence(sentence, hits, checker)
+        if verified:
+            kept.append(verified)
+        previous_kept = verified is not None or names_only(sentence, hits)
+    return kept
+
+
 def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tuple[str, list[Citation]]:
     """The answer text with only supported sentences and valid markers, and its citations.
     Empty text means nothing supported was left."""
     if not hits or is_refusal(raw_text):
         return "", []
-    kept = [v for s in split_sentences(attach_trailing_markers(raw_text)) if (v := verify_sentence(s, hits, checker))]
+    kept = verified_sentences(raw_text, hits, checker)
     text = " ".join(add_markers(v) for v in kept)
     quotes: dict[int, str] = {}
     for v in kept:

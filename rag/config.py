@@ -6,6 +6,7 @@ for example RAG_INDEX_DIR=/tmp/index or RAG_LLM=local-fast.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
     candidates: int = Field(30, description="Hits taken from each retriever (dense, BM25) before fusion.")
     max_chunks_per_paper: int = Field(1, description="At most this many chunks of one paper among the hits.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
-    context: str = Field("chunk", description="What the LLM sees of each hit: 'chunk' (the matching chunk) or 'abstract' (the whole abstract).")
+    context: Literal["chunk", "sentences", "abstract"] = Field("sentences", description="What the LLM sees of each hit: 'chunk' (the matching chunk), 'sentences' (the abstract's sentences closest to the question, within context_chars) or 'abstract' (the whole abstract).")
+    context_chars: int = Field(400, description="Characters of each abstract passed to the LLM when context='sentences'.")
     min_relevance: float = Field(0.25, description="Cosine similarity below which the best hit counts as off-topic (answer refused).")
 
     # Generation

@@ -1,7 +1,8 @@
 """Support check: does a source text support a sentence? No LLM: a few cheap features (embedding
 similarity, word and number overlap, direction words, a negated-claim probe) combined by a logistic
 regression fitted offline on SciFact train (`eval/support_eval.py --fit`). A sentence naming a
-letters-and-digits name (FP8, GPT-4) that the source never writes is not supported by it."""
+letters-and-digits name (FP8, GPT-4), an amount of money or a percentage that the source never writes
+is not supported by it."""
 from __future__ import annotations
 
 import re
@@ -106,6 +107,23 @@ def missing_names(claim: str, source: str) -> set[str]:
     return {name for name in map(str.lower, NAME.findall(claim)) if name not in lowered}
 
 
+def unit_numbers(text: str) -> dict[str, set[str]]:
+    """Numbers written as money ("$100K") and as percentages ("71%", "71 percent")."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    return {"$": set(re.findall(r"\$\s?(\d+(?:\.\d+)?)", text)),
+            "%": set(re.findall(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", text))}
+
+
+def unit_mismatch(claim: str, source: str) -> bool:
+    """The claim gives an amount of money or a percentage that the source never gives as such."""
+    claimed, found = unit_numbers(claim), unit_numbers(source)
+    return any(missing_numbers(claimed[unit], found[unit]) for unit in claimed)
+
+
+def not_in_source(claim: str, source: str) -> bool:
+    return bool(missing_names(claim, source)) or unit_mismatch(claim, source)
+
+
 def recall(claim_words: set[str], text: str) -> float:
     return len(claim_words & content_words(text)) / max(1, len(claim_words))
 
@@ -186,7 +204,7 @@ class SupportChecker:
 
     def check_many(self, sentence: str, sources: list[str]) -> list[SupportResult]:
         rows = self.feature_rows(sentence, sources)
-        return [SupportResult(0.0 if missing_names(sentence, source) else probability(x), quote)
+        return [SupportResult(0.0 if not_in_source(sentence, source) else probability(x), quote)
                 for source, (x, quote) in zip(sources, rows)]
 
     def check(self, sentence: str, source: str) -> SupportResult:

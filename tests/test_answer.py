@@ -10,6 +10,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.answer import ask, ask_stream, search
 from rag.ingest import ingest
+from rag.retrieve import focus_sentences
 from rag.prompt import REFUSAL, PromptError, load_templates
 
 PAPERS = [
@@ -56,6 +57,22 @@ def test_search_returns_hits_without_an_llm(index):
     assert search("memory of the key-value cache", k=2, year=2023, settings=index)[0].paper_id == "moe"
 
 
+def test_focus_sentences_keeps_the_sentences_closest_to_the_question_in_order():
+    abstract = PAPERS[1]["abstract"]
+    focused = focus_sentences("How many experts does the translation model use?", abstract, budget=150)
+    assert focused == "We train a mixture-of-experts model with 64 experts for machine translation. " \
+                      "The model improves BLEU by 2.1 points over a dense baseline."
+    assert focus_sentences("experts", abstract, budget=10) == "We train a mixture-of-experts model with 64 experts for machine translation."
+
+
+def test_with_context_sentences_the_prompt_gets_the_focused_sentences(index, fake_llm):
+    fake_llm(["The model uses 64 experts [1]."])
+    index.context, index.context_chars = "sentences", 100
+    answer = ask("How many experts does the translation model use?", k=1, settings=index)
+    assert answer.contexts[0].text == "We train a mixture-of-experts model with 64 experts for machine translation."
+    assert not answer.refused and answer.citations[0].paper_id == "moe"
+
+
 def test_supported_sentences_keep_their_citations(index, fake_llm):
     fake_llm([""])  # placeholder, replaced below once the source order is known
     hits = search("How much memory does KV cache quantization save?", k=3, settings=index)
@@ -82,6 +99,19 @@ def test_unsupported_sentences_are_removed(index, fake_llm):
               "The model was trained on 4,096 TPUs for a year and won a Turing Award [1]."])
     answer = ask("How does the translation model keep compute constant?", k=1, settings=index)
     assert "two experts" in answer.text and "Turing" not in answer.text and "TPUs" not in answer.text
+
+
+def test_a_pronoun_sentence_goes_with_the_unsupported_claim_before_it(index, fake_llm):
+    fake_llm(["The KV cache paper trains a translation model on 4,096 TPUs [1]. "
+              "It uses 64 experts for machine translation [1]."])
+    answer = ask("How many experts does the translation model use?", k=1, settings=index)
+    assert answer.refused and answer.citations == []
+
+
+def test_a_bare_title_still_gives_the_next_sentence_its_subject(index, fake_llm):
+    fake_llm(["Sparse Experts for Translation [1]. It trains a mixture-of-experts model with 64 experts [1]."])
+    answer = ask("How many experts does the translation model use?", k=1, settings=index)
+    assert answer.text == "It trains a mixture-of-experts model with 64 experts [1]."
 
 
 def test_markers_after_the_full_stop_belong_to_the_sentence_before(index, fake_llm):

@@ -50,6 +50,15 @@ def test_a_name_the_source_never_writes_is_not_supported(checker):
     assert checker.check(sentence, ABSTRACT.replace("Metformin", "Metformin with GLP-1 therapy")).score > 0.0
 
 
+def test_money_or_a_percentage_the_source_never_writes_is_not_supported(checker):
+    as_money = "The study of 3,234 adults with impaired glucose tolerance cost $3,234."
+    assert checker.check(as_money, ABSTRACT).score == 0.0
+    assert checker.check(as_money, ABSTRACT + " The study cost $3,234.").score > 0.0
+    as_percentage = "Lifestyle intervention reduced the incidence of diabetes in 3% of adults."
+    assert checker.check(as_percentage, ABSTRACT).score == 0.0
+    assert checker.check(CLAIM.replace("58%", "58 percent"), ABSTRACT).score > 0.0
+
+
 def test_split_sentences_keeps_abbreviations_and_decimals():
     text = "Drugs, e.g. Aspirin, were used. Scores rose by 3.5 points (Fig. 2). Smith et al. Found the same."
     assert split_sentences(text) == ["Drugs, e.g. Aspirin, were used.", "Scores rose by 3.5 points (Fig. 2).",
