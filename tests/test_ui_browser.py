@@ -85,7 +85,10 @@ def test_a_question_streams_a_cited_answer_with_its_source_card(app_url, page, t
     assert "Sparse Experts for Translation" in card.inner_text()
     assert card.locator("mark").count() == 1  # the supporting quote is highlighted
     ask_in_page(page, "How many experts does it use?", 2)
-    assert len(page.locator('[data-testid="bot"]').all()) == 2
+    follow_up = page.locator('[data-testid="bot"]').nth(1)
+    assert "64" in follow_up.inner_text()  # "it" was resolved to the translation model from the history
+    assert follow_up.locator("a.cite").count() >= 1
+    assert "Sparse Experts for Translation" in page.locator("#sources").inner_text()
     page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
     assert (tmp_path / "ui.png").stat().st_size > 10_000
 
