@@ -69,15 +69,14 @@ def is_a_title(text: str, hits: list[Hit]) -> bool:
     return normal(text) in {normal(h.title) for h in hits}
 
 
-def names_only(sentence: str, hits: list[Hit]) -> bool:
+def names_only(text: str, hits: list[Hit]) -> bool:
     """A bare title or a name of a word or two: no claim to check, not kept, but a subject for the next sentence."""
-    text = strip_markers(sentence)
     return len(text.split()) < 3 or is_a_title(text, hits)
 
 
 def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
     text = strip_markers(sentence)
-    if names_only(sentence, hits) or INSTRUCTION.search(sentence):
+    if names_only(text, hits) or INSTRUCTION.search(sentence):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
     results = checker.check_many(text, source_texts(hits))
@@ -100,7 +99,7 @@ def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) 
         verified = None if orphaned else verify_sentence(sentence, hits, checker)
         if verified:
             kept.append(verified)
-        previous_kept = verified is not None or names_only(sentence, hits)
+        previous_kept = verified is not None or names_only(strip_markers(sentence), hits)
     return kept
 
 

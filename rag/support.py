@@ -88,8 +88,13 @@ def content_words(text: str) -> set[str]:
     return {stem(w) for w in tokens if w not in STOPWORDS and len(w) > 1}
 
 
+def plain_digits(text: str) -> str:
+    """1,000 -> 1000 and 2·5 -> 2.5, so numbers compare as written."""
+    return re.sub(r"(?<=\d),(?=\d{3})", "", text.replace("·", "."))
+
+
 def numbers(text: str) -> set[str]:
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.replace("·", "."))
+    text = plain_digits(text)
     found = {n.rstrip("0").rstrip(".") if "." in n else n for n in re.findall(r"\d+(?:\.\d+)?", text)}
     return found | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
 
@@ -109,7 +114,7 @@ def missing_names(claim: str, source: str) -> set[str]:
 
 def unit_numbers(text: str) -> dict[str, set[str]]:
     """Numbers written as money ("$100K") and as percentages ("71%", "71 percent")."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = plain_digits(text)
     return {"$": set(re.findall(r"\$\s?(\d+(?:\.\d+)?)", text)),
             "%": set(re.findall(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", text))}
 
