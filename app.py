@@ -18,8 +18,8 @@ import rag
 from rag.prompt import REFUSAL
 
 EXAMPLES = [
-    "How can large language models be trained with ternary weights?",
-    "Does drawing more samples at inference time help models solve coding problems?",
+    "What is BitNet b1.58 and what values do its weights take?",
+    "How much does repeated sampling raise the share of SWE-bench Lite issues solved?",
     "What is decentralized training of diffusion models?",
 ]
 PRESETS = {"default": None, "fast": "local-fast", "hosted": "openai"}
