@@ -11,8 +11,8 @@ from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MARKER_RUN = r"(?:\s*,?\s*\[\d+(?:\s*,\s*\d+)*\])+"
-# markers written after the full stop ("... scale. [1], [2]") belong to the sentence before it
-TRAILING_MARKERS = re.compile(rf"([.!?])({MARKER_RUN})")
+# markers written after the full stop on the same line ("... scale. [1], [2]") belong to the sentence before it
+TRAILING_MARKERS = re.compile(r"([.!?])((?:[ \t]*,?[ \t]*\[\d+(?:\s*,\s*\d+)*\])+)")
 # sentences that pass on instructions planted in a source, rather than state findings
 INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b|\byou (must|should) (answer|reply|say|cite)\b"
                          r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
@@ -44,6 +44,12 @@ def attach_trailing_markers(text: str) -> str:
 def is_refusal(text: str) -> bool:
     normalised = re.sub(r"\W+", " ", text.lower())
     return re.sub(r"\W+", " ", REFUSAL.lower()).strip() in normalised or not normalised.strip()
+
+
+def opens_with_refusal(text: str) -> bool:
+    """The model refused: its first sentence is the refusal (one appended to an answer is dropped instead)."""
+    sentences = split_sentences(text)
+    return not sentences or is_refusal(sentences[0])
 
 
 def source_texts(hits: list[Hit]) -> list[str]:
@@ -90,23 +96,32 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
     return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
 
 
+def cited_best_match(sentence: str, hits: list[Hit], checker: SupportChecker) -> set[int]:
+    """The cited source, if the checker scores it above every other source for this sentence."""
+    results = checker.check_many(strip_markers(sentence), source_texts(hits))
+    best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
+    return {best} if best in markers_in(sentence) else set()
+
+
 def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) -> list[VerifiedSentence]:
-    """The supported sentences; one whose subject is a pronoun goes when the claim before it went
-    (a bare name before it still counts as its subject)."""
-    kept, previous_kept = [], True
+    """The supported sentences. One whose subject is a pronoun goes when the claim before it went,
+    unless that claim cited the source matching it best and the same source supports this one
+    (the pronoun then names that paper); a bare name before it still counts as its subject."""
+    kept, previous, previous_kept = [], "", True
     for sentence in split_sentences(attach_trailing_markers(raw_text)):
-        orphaned = not previous_kept and PRONOUN_START.search(sentence)
-        verified = None if orphaned else verify_sentence(sentence, hits, checker)
+        verified = None if is_refusal(sentence) else verify_sentence(sentence, hits, checker)
+        if verified and not previous_kept and PRONOUN_START.search(sentence):
+            verified = verified if set(verified.sources) <= cited_best_match(previous, hits, checker) else None
         if verified:
             kept.append(verified)
-        previous_kept = verified is not None or names_only(strip_markers(sentence), hits)
+        previous, previous_kept = sentence, verified is not None or names_only(strip_markers(sentence), hits)
     return kept
 
 
 def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tuple[str, list[Citation]]:
     """The answer text with only supported sentences and valid markers, and its citations.
     Empty text means nothing supported was left."""
-    if not hits or is_refusal(raw_text):
+    if not hits or opens_with_refusal(raw_text):
         return "", []
     kept = verified_sentences(raw_text, hits, checker)
     text = " ".join(add_markers(v) for v in kept)

@@ -9,6 +9,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.answer import ask, ask_stream, search
+from rag.cite import attach_trailing_markers
 from rag.ingest import ingest
 from rag.retrieve import focus_sentences
 from rag.prompt import REFUSAL, PromptError, load_templates
@@ -102,10 +103,30 @@ def test_unsupported_sentences_are_removed(index, fake_llm):
 
 
 def test_a_pronoun_sentence_goes_with_the_unsupported_claim_before_it(index, fake_llm):
-    fake_llm(["The KV cache paper trains a translation model on 4,096 TPUs [1]. "
-              "It uses 64 experts for machine translation [1]."])
-    answer = ask("How many experts does the translation model use?", k=1, settings=index)
+    question = "How many experts does the translation model use?"
+    kv = 1 + [h.paper_id for h in search(question, k=2, settings=index)].index("kv")
+    fake_llm([f"The KV cache paper trains a translation model on 4,096 TPUs [{kv}]. "
+              "It uses 64 experts for machine translation."])
+    answer = ask(question, k=2, settings=index)
     assert answer.refused and answer.citations == []
+
+
+def test_a_pronoun_sentence_stays_when_the_rejected_claim_cited_its_source(index, fake_llm):
+    question = "How does the mixture-of-experts translation model compare with a dense baseline?"
+    moe = 1 + [h.paper_id for h in search(question, k=2, settings=index)].index("moe")
+    fake_llm([f"The translation model trains 64 experts on 4,096 TPUs for a year [{moe}]. "
+              "It improves BLEU by 2.1 points over a dense baseline."])
+    answer = ask(question, k=2, settings=index)
+    assert answer.text == f"It improves BLEU by 2.1 points over a dense baseline [{moe}]."
+
+
+def test_a_refusal_after_an_answer_is_dropped_but_one_before_it_refuses(index, fake_llm):
+    question = "How does the translation model keep compute constant?"
+    fake_llm([f"Routing each token to two experts keeps the compute per token constant [1]. {REFUSAL}"])
+    answer = ask(question, k=1, settings=index)
+    assert answer.text == "Routing each token to two experts keeps the compute per token constant [1]."
+    fake_llm([f"{REFUSAL} Routing each token to two experts keeps the compute per token constant [1]."])
+    assert ask(question, k=1, settings=index).refused
 
 
 def test_a_bare_title_still_gives_the_next_sentence_its_subject(index, fake_llm):
@@ -119,6 +140,11 @@ def test_markers_after_the_full_stop_belong_to_the_sentence_before(index, fake_l
     answer = ask("How does the translation model keep compute constant?", k=3, settings=index)
     moe = source_number(answer, "moe")
     assert answer.text == f"Routing each token to two experts keeps the compute per token constant [{moe}]."
+
+
+def test_a_marker_opening_a_line_stays_with_its_line():
+    assert attach_trailing_markers("Loss falls with size. [1]") == "Loss falls with size [1]."
+    assert attach_trailing_markers("Loss falls with size.\n[2] Error falls too.") == "Loss falls with size.\n[2] Error falls too."
 
 
 def test_a_bare_title_is_not_an_answer(index, fake_llm):
