@@ -1,5 +1,5 @@
-"""Retrieve stage: dense search in Chroma plus BM25 over the same chunks, fused by
-reciprocal rank fusion, at most a few chunks per paper."""
+"""Retrieve stage: dense search in Chroma plus BM25 over the same chunks, fused by their scores
+(or by reciprocal rank fusion), at most a few chunks per paper."""
 from __future__ import annotations
 
 import re
@@ -32,6 +32,16 @@ def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
     return scores
 
 
+def score_fusion(ids: list[str], cosines: np.ndarray, bm25: np.ndarray, dense_weight: float) -> dict[str, float]:
+    """dense_weight * cosine (min-max scaled over the candidates) + the rest * BM25 / its best score.
+    Unlike rank fusion it keeps how far ahead a hit is: a rare exact term BM25 alone finds can win."""
+    spread = cosines.max() - cosines.min()
+    dense = (cosines - cosines.min()) / spread if spread > 0 else np.ones_like(cosines)
+    keyword = bm25 / bm25.max() if bm25.max() > 0 else np.zeros_like(bm25)
+    fused = dense_weight * dense + (1 - dense_weight) * keyword
+    return dict(zip(ids, map(float, fused)))
+
+
 class HybridRetriever:
     """Loads every chunk once for BM25; reloads when the index changes size."""
 
@@ -57,11 +67,20 @@ class HybridRetriever:
         found = self.vectors.similarity_search_by_vector_with_relevance_scores(query_vector, k=n, filter=where)
         return [doc.id for doc, _ in found]
 
-    def keyword(self, query: str, n: int, year: int | None) -> list[str]:
-        scores = self.bm25.get_scores(tokenize(query))
+    def keyword(self, scores: np.ndarray, n: int, year: int | None) -> list[str]:
         order = np.argsort(-scores)
         allowed = [i for i in order[: n * 4] if scores[i] > 0 and (year is None or self.metadatas[i].get("year") == year)]
         return [self.ids[i] for i in allowed[:n]]
+
+    def fuse(self, query_vector: list[float], bm25: np.ndarray, dense_ids: list[str],
+             keyword_ids: list[str]) -> dict[str, float]:
+        if self.settings.fusion == "rrf":
+            return rrf([dense_ids, keyword_ids], self.settings.rrf_k)
+        ids = list(dict.fromkeys(dense_ids + keyword_ids))
+        if not ids:
+            return {}
+        cosines = self.store.embeddings(ids) @ np.asarray(query_vector)
+        return score_fusion(ids, cosines, bm25[[self.position[i] for i in ids]], self.settings.dense_weight)
 
     def search(self, query: str, k: int | None = None, year: int | None = None) -> list[Hit]:
         k = k or self.settings.k
@@ -72,7 +91,10 @@ class HybridRetriever:
         query_vector = self.embedder.embed_query(query)
         n = max(self.settings.candidates, k)
         where = {"year": year} if year else None
-        fused = rrf([self.dense(query_vector, n, where), self.keyword(query, n, year)], self.settings.rrf_k)
+        bm25 = self.bm25.get_scores(tokenize(query))
+        fused = self.fuse(query_vector, bm25, self.dense(query_vector, n, where), self.keyword(bm25, n, year))
+        if not fused:
+            return []
         ranked = sorted(fused, key=fused.get, reverse=True)
         chosen = self.per_paper_cap(ranked, k)
         return self.to_hits(chosen, fused, query_vector)
@@ -92,8 +114,7 @@ class HybridRetriever:
     def to_hits(self, chosen: list[str], fused: dict[str, float], query_vector: list[float]) -> list[Hit]:
         if not chosen:
             return []
-        vectors = np.array(self.embedder.embed_documents([self.documents[self.position[c]] for c in chosen]))
-        similarities = vectors @ np.array(query_vector)
+        similarities = self.store.embeddings(chosen) @ np.asarray(query_vector)
         hits = []
         for chunk_id, similarity in zip(chosen, similarities):
             meta = self.metadatas[self.position[chunk_id]]
@@ -110,7 +131,8 @@ _retrievers_lock = threading.Lock()
 
 def get_retriever(settings: Settings) -> HybridRetriever:
     key = (str(settings.index_dir), settings.chroma_host, settings.chroma_port, settings.collection,
-           settings.embedding_model, settings.chunk_size, settings.chunk_overlap)
+           settings.embedding_model, settings.chunk_size, settings.chunk_overlap, settings.candidates,
+           settings.max_chunks_per_paper, settings.fusion, settings.dense_weight, settings.rrf_k)
     with _retrievers_lock:
         if key not in _retrievers:
             _retrievers[key] = HybridRetriever(settings)

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
@@ -122,6 +123,12 @@ class Store:
 
     def paper_count(self) -> int:
         return len({m["paper_id"] for m in self.all_metadata()["metadatas"]})
+
+    def embeddings(self, ids: list[str]) -> np.ndarray:
+        """The stored vectors of these chunks, in the order given."""
+        found = self.collection.get(ids=ids, include=["embeddings"])
+        by_id = dict(zip(found["ids"], found["embeddings"]))
+        return np.array([by_id[i] for i in ids], dtype=float)
 
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
         self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.answer import ask, ask_stream, search
 from rag.cite import attach_trailing_markers
 from rag.ingest import ingest
-from rag.retrieve import focus_sentences
+from rag.retrieve import focus_sentences, rrf, score_fusion
 from rag.prompt import REFUSAL, PromptError, load_templates
 
 PAPERS = [
@@ -51,11 +52,22 @@ def source_number(answer, paper_id):
     return next(n for n, hit in enumerate(answer.contexts, start=1) if hit.paper_id == paper_id)
 
 
-def test_search_returns_hits_without_an_llm(index):
-    hits = search("memory of the key-value cache", k=2, settings=index)
+@pytest.mark.parametrize("fusion", ["scores", "rrf"])
+def test_search_returns_hits_without_an_llm(index, fusion):
+    settings = index.model_copy(update={"fusion": fusion})
+    hits = search("memory of the key-value cache", k=2, settings=settings)
     assert hits[0].paper_id == "kv" and hits[0].chunk_id == "kv:0"
     assert hits[0].similarity > 0.3 and hits[0].date == "2024-03-01" and hits[0].year == 2024
-    assert search("memory of the key-value cache", k=2, year=2023, settings=index)[0].paper_id == "moe"
+    assert search("memory of the key-value cache", k=2, year=2023, settings=settings)[0].paper_id == "moe"
+
+
+def test_score_fusion_lets_a_far_ahead_keyword_hit_win_where_rank_fusion_does_not():
+    ids = ["generic-a", "generic-b", "rare-term", "other"]
+    cosines, bm25 = np.array([0.50, 0.49, 0.45, 0.30]), np.array([2.0, 1.9, 9.0, 0.5])
+    by_scores = score_fusion(ids, cosines, bm25, dense_weight=0.5)
+    by_ranks = rrf([["generic-a", "generic-b", "rare-term", "other"], ["rare-term", "generic-a", "generic-b", "other"]], 60)
+    assert max(by_scores, key=by_scores.get) == "rare-term"
+    assert max(by_ranks, key=by_ranks.get) == "generic-a"
 
 
 def test_focus_sentences_keeps_the_sentences_closest_to_the_question_in_order():
