@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
-from .cite import verify_answer
+from .cite import opens_with_refusal, verify_answer
 from .config import Settings, get_settings
 from .generate import generate, stream_tokens
 from .llm import get_llm
@@ -16,6 +16,8 @@ from .support import get_checker
 from .types import Answer, Hit
 
 History = list[tuple[str, str]]
+# streamed between a rejected draft and the second try, so a reader of the stream sees why it restarts
+RETRY_NOTE = "\n\n(Not supported by the sources; asking again with the best-matching source only.)\n\n"
 
 
 def search(query: str, k: int = 10, year: int | None = None, settings: Settings | None = None) -> list[Hit]:
@@ -51,9 +53,27 @@ def prompt_tokens(model, messages) -> int:
     return model.count_tokens(text) if hasattr(model, "count_tokens") else len(text) // 4
 
 
+def draft(model, messages, timings: dict, started: float) -> Iterator[str]:
+    """Streams the model's reply piece by piece; returns the whole reply."""
+    pieces: list[str] = []
+    for piece in stream_tokens(model, messages):
+        timings.setdefault("ttft", time.perf_counter() - started)
+        pieces.append(piece)
+        yield piece
+    return "".join(pieces)
+
+
+def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
+    """The verified text and citations; empty when nothing supported, or no asked-for quantity, is left."""
+    text, citations = verify_answer(raw, hits, get_checker(settings))
+    return (text, citations) if gives_asked_quantity(question, text) else ("", [])
+
+
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
                settings: Settings | None = None) -> Iterator[str | Answer]:
-    """Yields text pieces as the model writes them, then the final verified Answer."""
+    """Yields text pieces as the model writes them, then the final verified Answer. When verification
+    rejects a whole answer the model did not refuse, the question is asked once more with only the
+    best source (settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
@@ -64,24 +84,23 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         yield refusal(question, standalone, hits, timings)
         return
     generated_at = time.perf_counter()
-    pieces: list[str] = []
     model, messages = get_llm(settings), answer_messages(standalone, hits)
-    for piece in stream_tokens(model, messages):
-        if not pieces:
-            timings["ttft"] = time.perf_counter() - started
-        pieces.append(piece)
-        yield piece
-    raw = "".join(pieces)
+    raw = yield from draft(model, messages, timings, started)
+    text, citations = checked(standalone, raw, hits, settings)
+    tokens = prompt_tokens(model, messages)
+    if not text and not opens_with_refusal(raw) and len(hits) > 1 and settings.retry_with_top_source:
+        yield RETRY_NOTE
+        messages = answer_messages(standalone, hits[:1])
+        retried = yield from draft(model, messages, timings, started)
+        text, citations = checked(standalone, retried, hits[:1], settings)
+        raw, tokens = raw + RETRY_NOTE + retried, tokens + prompt_tokens(model, messages)
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at
-    text, citations = verify_answer(raw, hits, get_checker(settings))
-    if not gives_asked_quantity(standalone, text):
-        text, citations = "", []
     timings["total"] = time.perf_counter() - started
     answer = (refusal(question, standalone, hits, timings, raw) if not text else
               Answer(text=text, refused=False, citations=citations, contexts=hits, timings=timings,
                      question=question, standalone_question=standalone, raw_text=raw))
-    answer.prompt_tokens = prompt_tokens(model, messages)
+    answer.prompt_tokens = tokens
     yield answer
 
 

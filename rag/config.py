@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(Path.home() / ".cache" / "rag-abstracts", description="Where packaged GGUF models are assembled once.")
     n_ctx: int = Field(4096, description="Context window of the local model, in tokens.")
     n_threads: int | None = Field(None, description="CPU threads for the local model (default: all cores).")
+    retry_with_top_source: bool = Field(True, description="When verification rejects a whole answer, ask once more with only the best-matching source (a few seconds more on those questions).")
     max_tokens: int = Field(200, description="Most tokens the model may generate for one answer.")
     temperature: float = Field(0.0, description="Sampling temperature.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint, for llm='openai'.")

@@ -126,7 +126,8 @@ def unit_mismatch(claim: str, source: str) -> bool:
 
 
 def not_in_source(claim: str, source: str) -> bool:
-    return bool(missing_names(claim, source)) or unit_mismatch(claim, source)
+    return (bool(missing_names(claim, source)) or unit_mismatch(claim, source)
+            or missing_numbers(numbers(claim), numbers(source)) > 0)
 
 
 def recall(claim_words: set[str], text: str) -> float:

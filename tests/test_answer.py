@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answer import ask, ask_stream, search
+from rag.answer import RETRY_NOTE, ask, ask_stream, search
 from rag.cite import attach_trailing_markers
 from rag.ingest import ingest
 from rag.retrieve import focus_sentences, rrf, score_fusion
@@ -205,6 +205,26 @@ def test_stream_yields_text_then_the_verified_answer(index, fake_llm):
     assert all(isinstance(p, str) for p in parts[:-1]) and len(parts) > 2
     answer = parts[-1]
     assert "".join(parts[:-1]) == answer.raw_text and "64 experts" in answer.text
+
+
+def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm):
+    question = "How many experts does the mixture-of-experts translation model use?"
+    model = fake_llm(["The model was trained on 4,096 TPUs for a year [2].",
+                      "We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    parts = list(ask_stream(question, k=2, settings=index))
+    answer = parts[-1]
+    assert RETRY_NOTE in parts and answer.contexts[0].paper_id == "moe"
+    assert answer.text == "We train a mixture-of-experts model with 64 experts for machine translation [1]."
+    assert [c.paper_id for c in answer.citations] == ["moe"] and model.i == 0  # both replies used
+
+
+def test_no_retry_when_the_model_refuses_or_retrying_is_off(index, fake_llm):
+    question = "How many experts does the mixture-of-experts translation model use?"
+    fake_llm([REFUSAL, "We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    assert ask(question, k=2, settings=index).refused
+    fake_llm(["The model was trained on 4,096 TPUs for a year [2].",
+              "We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    assert ask(question, k=2, settings=index.model_copy(update={"retry_with_top_source": False})).refused
 
 
 def test_follow_up_is_rewritten_with_the_history(index, fake_llm):
