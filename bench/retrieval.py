@@ -1,9 +1,10 @@
-"""Retrieval quality by chunk size on the eval questions: recall@k and MRR.
+"""Retrieval quality by chunk size and fusion on the eval questions: recall@k and MRR.
 
     python bench/retrieval.py [--sizes 400 800 1200 4000] [--k 4]
 
 Each size is ingested into its own temporary index from the bundled corpus;
-4000 characters keeps every abstract whole.
+4000 characters keeps every abstract whole. Each index is searched with both
+fusions: reciprocal rank fusion (the baseline) and the weighted score fusion.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from rag.config import Settings  # noqa: E402
 from rag.evaluate import load_questions, mean, reciprocal_rank, recall_at_k  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.retrieve import HybridRetriever  # noqa: E402
+
+FUSIONS = ("rrf", "scores")
 
 
 def score(retriever: HybridRetriever, questions: list[dict], k: int) -> tuple[float, float]:
@@ -36,13 +39,16 @@ def main() -> None:
     args = parser.parse_args()
     questions = [q for q in load_questions() if q["gold"]]
     print(f"{len(questions)} answerable questions, k={args.k}")
-    print(f"{'chunk_size':>10} {'overlap':>8} {'chunks':>7} {'recall@k':>9} {'MRR':>6}")
+    print(f"{'chunk_size':>10} {'overlap':>8} {'chunks':>7}" + "".join(f"{f + ' recall@k':>17} {f + ' MRR':>11}" for f in FUSIONS))
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
             settings = Settings(index_dir=Path(folder), chunk_size=size, chunk_overlap=min(150, size // 5))
             report = ingest(settings=settings, show_progress=False)
-            recall, mrr = score(HybridRetriever(settings), questions, args.k)
-            print(f"{size:>10} {settings.chunk_overlap:>8} {report.chunks_added:>7} {recall:>9.3f} {mrr:>6.3f}", flush=True)
+            row = f"{size:>10} {settings.chunk_overlap:>8} {report.chunks_added:>7}"
+            for fusion in FUSIONS:
+                recall, mrr = score(HybridRetriever(settings.model_copy(update={"fusion": fusion})), questions, args.k)
+                row += f"{recall:>17.3f} {mrr:>11.3f}"
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

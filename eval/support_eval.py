@@ -1,6 +1,8 @@
 """Scores SciFact (claim, abstract) pairs with the support checker: accuracy at its threshold and
-ROC AUC of SUPPORT against REFUTE + NEI, on train and dev. `--fit` refits the logistic-regression
-weights and the threshold on train only and prints them for rag/support.py."""
+ROC AUC of SUPPORT against REFUTE + NEI, on train and dev, for the fitted score and for the score
+answers get (with the hard rules: a number, name, amount of money or percentage the abstract never
+writes scores 0). `--fit` refits the logistic-regression weights and the threshold on train only and
+prints them for rag/support.py."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rag.support import BIAS, FEATURES, WEIGHTS, SupportChecker, probability  # noqa: E402
+from rag.support import BIAS, FEATURES, WEIGHTS, SupportChecker, not_in_source, probability  # noqa: E402
 
 PAIRS = Path(__file__).resolve().parent / "scifact_pairs.jsonl"  # SciFact claim-abstract pairs, see eval/README.md
 
@@ -87,9 +89,12 @@ def main() -> None:
         print(f"BIAS = {bias:.4f}")
         print(f"THRESHOLD = {threshold:.4f}")
     scores = np.array([probability(x, weights, bias) for x in X])
+    ruled_out = np.array([not_in_source(row["claim"], row["abstract"], figures_copied=True) for row in rows])
     print(f"threshold {threshold:.4f}; {per_pair:.1f} ms per pair (features and embeddings; sentences of repeated abstracts cached)")
-    for name, mask in (("train", train), ("dev", ~train)):
-        report(name, scores[mask], positive[mask], labels[mask], threshold)
+    for title, shown in (("fitted score", scores), ("with the hard rules answers get", np.where(ruled_out, 0.0, scores))):
+        print(title)
+        for name, mask in (("train", train), ("dev", ~train)):
+            report(name, shown[mask], positive[mask], labels[mask], threshold)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ def relevant_hits(question: str, k: int, year: int | None, settings: Settings) -
     hits = get_retriever(settings).search(question, k=k, year=year)
     if not hits or max(h.similarity for h in hits) < settings.min_relevance:
         return []
+    if settings.fusion == "scores":  # a source far behind the best is a distractor and costs prompt time
+        hits = [h for h in hits if h.score >= hits[0].score - settings.source_margin]
     if settings.context == "abstract":
         hits = [replace(h, text=h.abstract) for h in hits]
     elif settings.context == "sentences":

@@ -62,7 +62,7 @@ def supported_by(text: str, cited: list[int], hits: list[Hit], checker: SupportC
     """The cited sources that support the sentence, alone or, failing that, together."""
     supported = {n: results[n - 1] for n in cited if results[n - 1].score >= checker.threshold}
     if not supported and len(cited) > 1:
-        joint = checker.check(text, " ".join(source_texts([hits[n - 1] for n in cited])))
+        joint = checker.check(text, " ".join(source_texts([hits[n - 1] for n in cited])), figures_copied=True)
         if joint.score >= checker.threshold:
             supported = {n: results[n - 1] for n in cited}
     return supported
@@ -85,7 +85,7 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
     if names_only(text, hits) or INSTRUCTION.search(sentence):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
-    results = checker.check_many(text, source_texts(hits))
+    results = checker.check_many(text, source_texts(hits), figures_copied=True)
     supported = supported_by(text, cited, hits, checker, results)
     if not supported:
         best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
@@ -98,7 +98,7 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
 
 def cited_best_match(sentence: str, hits: list[Hit], checker: SupportChecker) -> set[int]:
     """The cited source, if the checker scores it above every other source for this sentence."""
-    results = checker.check_many(strip_markers(sentence), source_texts(hits))
+    results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True)
     best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
     return {best} if best in markers_in(sentence) else set()
 

@@ -2,7 +2,9 @@
 similarity, word and number overlap, direction words, a negated-claim probe) combined by a logistic
 regression fitted offline on SciFact train (`eval/support_eval.py --fit`). A sentence naming a
 letters-and-digits name (FP8, GPT-4), an amount of money or a percentage that the source never writes
-is not supported by it."""
+is not supported by it; nor, with figures_copied (answer sentences, written from their sources), one
+giving any number the source lacks. SciFact claims paraphrase their figures, so there the missing-number
+count is only a feature."""
 from __future__ import annotations
 
 import re
@@ -125,9 +127,10 @@ def unit_mismatch(claim: str, source: str) -> bool:
     return any(missing_numbers(claimed[unit], found[unit]) for unit in claimed)
 
 
-def not_in_source(claim: str, source: str) -> bool:
+def not_in_source(claim: str, source: str, figures_copied: bool = False) -> bool:
+    """figures_copied: the claim was written from the source (an answer), so each of its numbers must be there."""
     return (bool(missing_names(claim, source)) or unit_mismatch(claim, source)
-            or missing_numbers(numbers(claim), numbers(source)) > 0)
+            or (figures_copied and missing_numbers(numbers(claim), numbers(source)) > 0))
 
 
 def recall(claim_words: set[str], text: str) -> float:
@@ -208,13 +211,13 @@ class SupportChecker:
             start += len(sentences)
         return rows
 
-    def check_many(self, sentence: str, sources: list[str]) -> list[SupportResult]:
+    def check_many(self, sentence: str, sources: list[str], figures_copied: bool = False) -> list[SupportResult]:
         rows = self.feature_rows(sentence, sources)
-        return [SupportResult(0.0 if not_in_source(sentence, source) else probability(x), quote)
+        return [SupportResult(0.0 if not_in_source(sentence, source, figures_copied) else probability(x), quote)
                 for source, (x, quote) in zip(sources, rows)]
 
-    def check(self, sentence: str, source: str) -> SupportResult:
-        return self.check_many(sentence, [source])[0]
+    def check(self, sentence: str, source: str, figures_copied: bool = False) -> SupportResult:
+        return self.check_many(sentence, [source], figures_copied)[0]
 
     def supports(self, sentence: str, source: str) -> bool:
         return self.check(sentence, source).score >= self.threshold

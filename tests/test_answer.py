@@ -211,7 +211,7 @@ def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm)
     question = "How many experts does the mixture-of-experts translation model use?"
     model = fake_llm(["The model was trained on 4,096 TPUs for a year [2].",
                       "We train a mixture-of-experts model with 64 experts for machine translation [1]."])
-    parts = list(ask_stream(question, k=2, settings=index))
+    parts = list(ask_stream(question, k=2, settings=index.model_copy(update={"source_margin": 1.0})))
     answer = parts[-1]
     assert RETRY_NOTE in parts and answer.contexts[0].paper_id == "moe"
     assert answer.text == "We train a mixture-of-experts model with 64 experts for machine translation [1]."
@@ -221,10 +221,20 @@ def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm)
 def test_no_retry_when_the_model_refuses_or_retrying_is_off(index, fake_llm):
     question = "How many experts does the mixture-of-experts translation model use?"
     fake_llm([REFUSAL, "We train a mixture-of-experts model with 64 experts for machine translation [1]."])
-    assert ask(question, k=2, settings=index).refused
+    every_source = index.model_copy(update={"source_margin": 1.0})
+    assert ask(question, k=2, settings=every_source).refused
     fake_llm(["The model was trained on 4,096 TPUs for a year [2].",
               "We train a mixture-of-experts model with 64 experts for machine translation [1]."])
-    assert ask(question, k=2, settings=index.model_copy(update={"retry_with_top_source": False})).refused
+    assert ask(question, k=2, settings=every_source.model_copy(update={"retry_with_top_source": False})).refused
+
+
+def test_sources_far_behind_the_best_are_not_given_to_the_model(index, fake_llm):
+    question = "How many experts does the mixture-of-experts translation model use?"
+    fake_llm(["We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    answer = ask(question, k=3, settings=index)
+    assert [h.paper_id for h in answer.contexts] == ["moe"]
+    fake_llm(["We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    assert len(ask(question, k=3, settings=index.model_copy(update={"source_margin": 1.0})).contexts) == 3
 
 
 def test_follow_up_is_rewritten_with_the_history(index, fake_llm):

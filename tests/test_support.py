@@ -39,9 +39,12 @@ def test_an_unrelated_sentence_is_not_supported(checker):
     assert not checker.supports(sentence, ABSTRACT)
 
 
-def test_a_changed_number_scores_lower(checker):
+def test_a_changed_number_scores_lower_and_an_answer_must_copy_its_numbers(checker):
     wrong = CLAIM.replace("58%", "85%")
     assert checker.check(wrong, ABSTRACT).score < checker.check(CLAIM, ABSTRACT).score
+    assert checker.check(wrong, ABSTRACT, figures_copied=True).score == 0.0  # an answer must copy its figures
+    followed = "We followed 3234 adults with impaired glucose tolerance for 3 years."  # written 3,234 and three
+    assert checker.check(followed, ABSTRACT, figures_copied=True).score >= checker.threshold
 
 
 def test_a_name_the_source_never_writes_is_not_supported(checker):
