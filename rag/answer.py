@@ -36,8 +36,6 @@ def relevant_hits(question: str, k: int, year: int | None, settings: Settings) -
     hits = get_retriever(settings).search(question, k=k, year=year)
     if not hits or max(h.similarity for h in hits) < settings.min_relevance:
         return []
-    if settings.fusion == "scores":  # a source far behind the best is a distractor and costs prompt time
-        hits = [h for h in hits if h.score >= hits[0].score - settings.source_margin]
     if settings.context == "abstract":
         hits = [replace(h, text=h.abstract) for h in hits]
     elif settings.context == "sentences":
@@ -94,7 +92,7 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         yield RETRY_NOTE
         messages = answer_messages(standalone, hits[:1])
         retried = yield from draft(model, messages, timings, started)
-        text, citations = checked(standalone, retried, hits[:1], settings)
+        text, citations = checked(standalone, retried, hits, settings)  # [1] is the same paper in both prompts
         raw, tokens = raw + RETRY_NOTE + retried, tokens + prompt_tokens(model, messages)
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at

@@ -68,11 +68,21 @@ def supported_by(text: str, cited: list[int], hits: list[Hit], checker: SupportC
     return supported
 
 
+def normal(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
 def is_a_title(text: str, hits: list[Hit]) -> bool:
     """A bare paper title says nothing about the question."""
-    def normal(t: str) -> str:
-        return re.sub(r"\W+", " ", t.lower()).strip()
     return normal(text) in {normal(h.title) for h in hits}
+
+
+def names_an_unsupporting_source(text: str, supporting: list[int], hits: list[Hit]) -> bool:
+    """The sentence calls a source by its short name (a title's part before the colon: "ZipNN") while
+    that source is not among those supporting it: the claim is pinned on the wrong paper."""
+    said = f" {normal(text)} "
+    return any(f" {normal(h.title.split(':')[0])} " in said for n, h in enumerate(hits, start=1)
+               if ":" in h.title and n not in supporting)
 
 
 def names_only(text: str, hits: list[Hit]) -> bool:
@@ -91,7 +101,7 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
         best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
         if results[best - 1].score >= min(1.0, checker.threshold + UNCITED_MARGIN):
             supported = {best: results[best - 1]}
-    if not supported:
+    if not supported or names_an_unsupporting_source(text, list(supported), hits):
         return None
     return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
 

@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     max_chunks_per_paper: int = Field(1, description="At most this many chunks of one paper among the hits.")
     fusion: Literal["scores", "rrf"] = Field("scores", description="How dense and BM25 hits are merged: 'scores' (weighted sum of their scaled scores; measured better on the eval set, see README) or 'rrf' (reciprocal rank fusion).")
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the dense score in 'scores' fusion; the rest is BM25.")
-    source_margin: float = Field(0.4, ge=0.0, description="With 'scores' fusion, a hit whose fused score trails the best by more than this is not given to the LLM (on the eval set 0.4 drops a third of the sources and no gold paper).")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant, for fusion='rrf'.")
     context: Literal["chunk", "sentences", "abstract"] = Field("sentences", description="What the LLM sees of each hit: 'chunk' (the matching chunk), 'sentences' (the abstract's sentences closest to the question, within context_chars) or 'abstract' (the whole abstract).")
     context_chars: int = Field(400, description="Characters of each abstract passed to the LLM when context='sentences'.")
