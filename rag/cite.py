@@ -12,7 +12,7 @@ from .types import Citation, Hit
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MARKER_RUN = r"(?:\s*,?\s*\[\d+(?:\s*,\s*\d+)*\])+"
 # markers written after the full stop on the same line ("... scale. [1], [2]") belong to the sentence before it
-TRAILING_MARKERS = re.compile(r"([.!?])((?:[ \t]*,?[ \t]*\[\d+(?:\s*,\s*\d+)*\])+)")
+TRAILING_MARKERS = re.compile(r"([.!?])(%s)" % MARKER_RUN.replace(r"\s*,?\s*", r"[ \t]*,?[ \t]*", 1))
 # sentences that pass on instructions planted in a source, rather than state findings
 INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b|\byou (must|should) (answer|reply|say|cite)\b"
                          r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
@@ -90,15 +90,20 @@ def names_only(text: str, hits: list[Hit]) -> bool:
     return len(text.split()) < 3 or is_a_title(text, hits)
 
 
-def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
+def best_source(results: list[SupportResult]) -> int:
+    return 1 + max(range(len(results)), key=lambda i: results[i].score)
+
+
+def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker,
+                    results: list[SupportResult]) -> VerifiedSentence | None:
+    """results: the sentence checked against every source."""
     text = strip_markers(sentence)
-    if names_only(text, hits) or INSTRUCTION.search(sentence):
+    if names_only(text, hits) or INSTRUCTION.search(sentence) or is_refusal(sentence):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
-    results = checker.check_many(text, source_texts(hits), figures_copied=True)
     supported = supported_by(text, cited, hits, checker, results)
     if not supported:
-        best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
+        best = best_source(results)
         if results[best - 1].score >= min(1.0, checker.threshold + UNCITED_MARGIN):
             supported = {best: results[best - 1]}
     if not supported or names_an_unsupporting_source(text, list(supported), hits):
@@ -106,25 +111,20 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker) -> 
     return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
 
 
-def cited_best_match(sentence: str, hits: list[Hit], checker: SupportChecker) -> set[int]:
-    """The cited source, if the checker scores it above every other source for this sentence."""
-    results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True)
-    best = max(range(1, len(hits) + 1), key=lambda n: results[n - 1].score)
-    return {best} if best in markers_in(sentence) else set()
-
-
 def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) -> list[VerifiedSentence]:
     """The supported sentences. One whose subject is a pronoun goes when the claim before it went,
     unless that claim cited the source matching it best and the same source supports this one
     (the pronoun then names that paper); a bare name before it still counts as its subject."""
-    kept, previous, previous_kept = [], "", True
+    kept, previous_kept, previous_subject = [], True, set()
     for sentence in split_sentences(attach_trailing_markers(raw_text)):
-        verified = None if is_refusal(sentence) else verify_sentence(sentence, hits, checker)
+        results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True)
+        verified = verify_sentence(sentence, hits, checker, results)
         if verified and not previous_kept and PRONOUN_START.search(sentence):
-            verified = verified if set(verified.sources) <= cited_best_match(previous, hits, checker) else None
+            verified = verified if set(verified.sources) <= previous_subject else None
         if verified:
             kept.append(verified)
-        previous, previous_kept = sentence, verified is not None or names_only(strip_markers(sentence), hits)
+        previous_kept = verified is not None or names_only(strip_markers(sentence), hits)
+        previous_subject = {best_source(results)} & set(markers_in(sentence))
     return kept
 
 

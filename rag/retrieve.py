@@ -72,15 +72,13 @@ class HybridRetriever:
         allowed = [i for i in order[: n * 4] if scores[i] > 0 and (year is None or self.metadatas[i].get("year") == year)]
         return [self.ids[i] for i in allowed[:n]]
 
-    def fuse(self, query_vector: list[float], bm25: np.ndarray, dense_ids: list[str],
+    def fuse(self, cosines: dict[str, float], bm25: np.ndarray, dense_ids: list[str],
              keyword_ids: list[str]) -> dict[str, float]:
         if self.settings.fusion == "rrf":
             return rrf([dense_ids, keyword_ids], self.settings.rrf_k)
-        ids = list(dict.fromkeys(dense_ids + keyword_ids))
-        if not ids:
-            return {}
-        cosines = self.store.embeddings(ids) @ np.asarray(query_vector)
-        return score_fusion(ids, cosines, bm25[[self.position[i] for i in ids]], self.settings.dense_weight)
+        ids = list(cosines)
+        return score_fusion(ids, np.array([cosines[i] for i in ids]), bm25[[self.position[i] for i in ids]],
+                            self.settings.dense_weight)
 
     def search(self, query: str, k: int | None = None, year: int | None = None) -> list[Hit]:
         k = k or self.settings.k
@@ -90,14 +88,17 @@ class HybridRetriever:
             return []
         query_vector = self.embedder.embed_query(query)
         n = max(self.settings.candidates, k)
-        where = {"year": year} if year else None
         bm25 = self.bm25.get_scores(tokenize(query))
-        fused = self.fuse(query_vector, bm25, self.dense(query_vector, n, where), self.keyword(bm25, n, year))
-        if not fused:
+        dense_ids = self.dense(query_vector, n, {"year": year} if year else None)
+        keyword_ids = self.keyword(bm25, n, year)
+        candidates = list(dict.fromkeys(dense_ids + keyword_ids))
+        if not candidates:
             return []
+        # stored vectors: the cosine of every candidate, for score fusion and for Hit.similarity
+        cosines = dict(zip(candidates, map(float, self.store.embeddings(candidates) @ np.asarray(query_vector))))
+        fused = self.fuse(cosines, bm25, dense_ids, keyword_ids)
         ranked = sorted(fused, key=fused.get, reverse=True)
-        chosen = self.per_paper_cap(ranked, k)
-        return self.to_hits(chosen, fused, query_vector)
+        return self.to_hits(self.per_paper_cap(ranked, k), fused, cosines)
 
     def per_paper_cap(self, ranked: list[str], k: int) -> list[str]:
         taken: dict[str, int] = {}
@@ -111,17 +112,14 @@ class HybridRetriever:
                 break
         return chosen
 
-    def to_hits(self, chosen: list[str], fused: dict[str, float], query_vector: list[float]) -> list[Hit]:
-        if not chosen:
-            return []
-        similarities = self.store.embeddings(chosen) @ np.asarray(query_vector)
+    def to_hits(self, chosen: list[str], fused: dict[str, float], cosines: dict[str, float]) -> list[Hit]:
         hits = []
-        for chunk_id, similarity in zip(chosen, similarities):
+        for chunk_id in chosen:
             meta = self.metadatas[self.position[chunk_id]]
             text = self.documents[self.position[chunk_id]].split("\n", 1)[-1]
             hits.append(Hit(paper_id=meta["paper_id"], title=meta["title"], text=text, score=fused[chunk_id],
                             chunk_id=chunk_id, date=meta.get("date", ""), year=meta.get("year"),
-                            abstract=meta.get("abstract", text), similarity=float(similarity)))
+                            abstract=meta.get("abstract", text), similarity=cosines[chunk_id]))
         return hits
 
 
