@@ -2,7 +2,8 @@
 
     python app.py [--port 7860] [--host 127.0.0.1] [--share]
 
-Only the public contract is used: rag.ask_stream, rag.ingest, rag.index_stats and settings.
+Only the public contract is used: rag.ask_stream, rag.warm_up, rag.ingest, rag.index_stats and settings.
+The source cards show as soon as retrieval is done (rag.Evidence), then the answer streams beside them.
 """
 from __future__ import annotations
 
@@ -68,21 +69,35 @@ def link_markers(text: str) -> str:
     return re.sub(r"\[(\d+)\]", r'<a class="cite" href="#source-\1">[\1]</a>', html.escape(text))
 
 
-def highlight(abstract: str, quote: str) -> str:
-    escaped, mark = html.escape(abstract), html.escape(quote)
-    return escaped.replace(mark, f"<mark>{mark}</mark>", 1) if quote and mark in escaped else escaped
+def highlight(abstract: str, quotes: list[str]) -> str:
+    """The escaped abstract with each quote found in it marked."""
+    marked = html.escape(abstract)
+    for quote in quotes:
+        mark = html.escape(quote)
+        if mark and mark in marked:
+            marked = marked.replace(mark, f"<mark>{mark}</mark>", 1)
+    return marked
+
+
+def card(n: int, hit, quotes: list[str]) -> str:
+    return (f'<div class="source-card" id="source-{n}"><h4>[{n}] {html.escape(hit.title)}</h4>'
+            f'<div class="date">{html.escape(hit.date or "")}</div>'
+            f"<p>{highlight(hit.abstract or hit.text, quotes)}</p></div>")
+
+
+def evidence_html(evidence) -> str:
+    """The sources found, before the answer: the sentences the model reads are highlighted."""
+    if not evidence.hits:
+        return "<p>No matching sources found.</p>"
+    cards = [card(n, hit, sentences) for n, (hit, sentences) in enumerate(zip(evidence.hits, evidence.sentences), start=1)]
+    return '<p class="note">Sources found; the highlighted sentences are what the model reads.</p>\n' + "\n".join(cards)
 
 
 def sources_html(answer) -> str:
+    """The cited sources, after the answer: each supporting quote is highlighted."""
     if answer.refused or not answer.citations:
         return "<p>No sources: the answer was refused.</p>" if answer.refused else ""
-    cards = []
-    for c in answer.citations:
-        hit = answer.contexts[c.n - 1]
-        cards.append(f'<div class="source-card" id="source-{c.n}"><h4>[{c.n}] {html.escape(c.title)}</h4>'
-                     f'<div class="date">{html.escape(c.date or "")}</div>'
-                     f"<p>{highlight(hit.abstract or hit.text, c.quote)}</p></div>")
-    return "\n".join(cards)
+    return "\n".join(card(c.n, answer.contexts[c.n - 1], [c.quote]) for c in answer.citations)
 
 
 def settings_for(base: rag.Settings, preset: str) -> rag.Settings:
@@ -105,7 +120,10 @@ def make_respond(base: rag.Settings, indexer: Indexer):
             streamed = ""
             for part in rag.ask_stream(message, k=int(k), history=pairs, year=int(year) if year not in ("", "any") else None,
                                        settings=settings_for(base, preset)):
-                if isinstance(part, str):
+                if isinstance(part, rag.Evidence):
+                    chat[-1]["content"] = "▌"
+                    yield chat, pairs, evidence_html(part), ""
+                elif isinstance(part, str):
                     streamed += part
                     chat[-1]["content"] = html.escape(streamed) + " ▌"
                     yield chat, pairs, gr.update(), ""
@@ -170,6 +188,8 @@ def main() -> None:
     settings = rag.get_settings()
     indexer = Indexer(settings)
     indexer.start()
+    # the model loads and prefills the prompt's fixed start once the index is ready, while the page serves
+    threading.Thread(target=lambda: indexer.ready.wait() and rag.warm_up(settings), daemon=True).start()
     demo = build_ui(settings, indexer)
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=64)
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None

@@ -1,100 +1,93 @@
-"""Scores SciFact (claim, abstract) pairs with the support checker: accuracy at its threshold and
-ROC AUC of SUPPORT against REFUTE + NEI, on train and dev, for the fitted score and for the score
-answers get (with the hard rules: a number, name, amount of money or percentage the abstract never
-writes scores 0). `--fit` refits the logistic-regression weights and the threshold on train only and
-prints them for rag/support.py."""
+"""The support checker against the old one, on pairs neither was fitted or chosen on.
+
+    python eval/support_eval.py            # about 20 minutes on 2 cores the first time; features are cached
+    python eval/support_eval.py --limit 30 # a quick look
+
+Sets: SciFact `dev` (the external figure), Citation-Integrity `test`, and the generated `test` pairs
+(eval/checker_pairs.jsonl: restatements of bundled abstracts, faithful or contradicted). For each:
+ROC AUC of SUPPORT against the rest and against REFUTE only, and accuracy and macro-F1 of the
+SUPPORT / not-SUPPORT verdict at each checker's threshold. "old" is the feature regression this
+project shipped before (no NLI model); "new" is rag/checker.json with its gate, as `check()` scores
+(a name, amount of money or percentage the source never writes scores 0; the generated pairs are
+scored as answers are, where every number must be copied). Then, for the generated pairs, the share
+of each kind the new checker accepts.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rag.support import BIAS, FEATURES, WEIGHTS, SupportChecker, not_in_source, probability  # noqa: E402
+from eval.train_checker import CHEAP, NLI, EVAL, UNTRAINED, feature_table, load_pairs, roc_auc, sample  # noqa: E402
+from rag.support import SupportChecker, load_weights, not_in_source  # noqa: E402
 
-PAIRS = Path(__file__).resolve().parent / "scifact_pairs.jsonl"  # SciFact claim-abstract pairs, see eval/README.md
-
-
-def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Rank-based (Mann-Whitney) AUC; ties share their average rank."""
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    n_pos, n_neg = positive.sum(), (~positive).sum()
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+# the checker shipped before the NLI model: a logistic regression over the cheap features, fitted on SciFact train
+OLD_WEIGHTS = dict(zip(CHEAP, (4.2065, -1.6908, 4.0143, -1.7985, -1.8571, -8.4194)))
+OLD_BIAS, OLD_THRESHOLD = -4.8732, 0.4476
+SETS = (("scifact", "dev"), ("citation_integrity", "test"), ("generated", "test"))
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by Newton steps on standardised features, returned in raw units."""
-    mean, std = X.mean(0), X.std(0) + 1e-9
-    Z = np.c_[(X - mean) / std, np.ones(len(X))]
-    penalty = l2 * np.diag(np.r_[np.ones(X.shape[1]), 0.0])
-    w = np.zeros(Z.shape[1])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-Z @ w))
-        step = np.linalg.solve((Z * (p * (1 - p))[:, None]).T @ Z + penalty, Z.T @ (p - y) + penalty @ w)
-        w -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    weights = w[:-1] / std
-    return weights, float(w[-1] - weights @ mean)
+def old_scores(rows: list[dict[str, float]]) -> np.ndarray:
+    return np.array([1 / (1 + np.exp(-(sum(OLD_WEIGHTS[f] * r[f] for f in CHEAP) + OLD_BIAS))) for r in rows])
 
 
-def best_threshold(scores: np.ndarray, positive: np.ndarray) -> float:
-    """The cut (midway between neighbouring scores) with the highest accuracy."""
-    values = np.unique(scores)
-    cuts = np.r_[values[0] - 1e-6, (values[:-1] + values[1:]) / 2, values[-1] + 1e-6]
-    accuracy = [((scores >= cut) == positive).mean() for cut in cuts]
-    return float(cuts[int(np.argmax(accuracy))])
+def new_scores(rows: list[dict[str, float]], checker: SupportChecker) -> np.ndarray:
+    """As the checker scores at run time: sources the gate sends away score 0."""
+    return np.array([checker.weights.score(r) if r["cos_max"] >= checker.weights.similarity_floor
+                     else 0.0 for r in rows])
 
 
-def report(name: str, scores: np.ndarray, positive: np.ndarray, labels: np.ndarray, threshold: float) -> None:
-    counts = ", ".join(f"{label} {(labels == label).sum()}" for label in ("SUPPORT", "REFUTE", "NEI"))
+def macro_f1(predicted: np.ndarray, positive: np.ndarray) -> float:
+    f1 = []
+    for cls in (True, False):
+        tp = ((predicted == cls) & (positive == cls)).sum()
+        precision, recall = tp / max(1, (predicted == cls).sum()), tp / max(1, (positive == cls).sum())
+        f1.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+    return float(np.mean(f1))
+
+
+def metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> str:
+    positive = labels == "SUPPORT"
+    refute = positive | (labels == "REFUTE")
     predicted = scores >= threshold
-    versus = "  ".join(f"vs {label} only {roc_auc(scores[keep], positive[keep]):.3f}"
-                       for label in ("REFUTE", "NEI") if (keep := positive | (labels == label)).any())
-    print(f"{name:5s} n={len(scores)} ({counts})  predicted SUPPORT {predicted.sum()}  "
-          f"accuracy {(predicted == positive).mean():.3f}  AUC {roc_auc(scores, positive):.3f}  ({versus})")
+    return (f"{roc_auc(scores, positive):.3f} | {roc_auc(scores[refute], positive[refute]):.3f} | "
+            f"{(predicted == positive).mean():.3f} | {macro_f1(predicted, positive):.3f}")
+
+
+def kinds_table(pairs: list[dict], scores: np.ndarray, threshold: float) -> None:
+    print("\n| generated kind | label | pairs | accepted by the new checker |\n|---|---|---|---|")
+    for kind in dict.fromkeys(p["kind"] for p in pairs):
+        mask = np.array([p["kind"] == kind for p in pairs])
+        label = next(p["label"] for p in pairs if p["kind"] == kind)
+        print(f"| {kind} | {label} | {mask.sum()} | {(scores[mask] >= threshold).mean():.3f} |")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--fit", action="store_true", help="refit weights and threshold on train and print them")
-    parser.add_argument("--pairs", type=Path, default=PAIRS)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, help="at most this many pairs of each set")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--cache", type=Path, default=EVAL / "results" / "checker")
     args = parser.parse_args()
-
-    rows = [json.loads(line) for line in args.pairs.read_text().splitlines() if line.strip()]
-    checker = SupportChecker()
-    checker.check("warm up the model.", "Warm up the model.")
-    started = time.perf_counter()
-    X = np.array([checker.feature_rows(row["claim"], [row["abstract"]])[0][0] for row in rows])
-    per_pair = (time.perf_counter() - started) / len(rows) * 1000
-    labels = np.array([row["label"] for row in rows])
-    positive = labels == "SUPPORT"
-    train = np.array([row["split"] == "train" for row in rows])
-
-    weights, bias, threshold = WEIGHTS, BIAS, checker.threshold
-    if args.fit:
-        weights, bias = fit_logistic(X[train], positive[train].astype(float))
-        threshold = best_threshold(np.array([probability(x, weights, bias) for x in X[train]]), positive[train])
-        print(f"FEATURES = {FEATURES}")
-        print(f"WEIGHTS = np.array([{', '.join(f'{w:.4f}' for w in weights)}])")
-        print(f"BIAS = {bias:.4f}")
-        print(f"THRESHOLD = {threshold:.4f}")
-    scores = np.array([probability(x, weights, bias) for x in X])
-    ruled_out = np.array([not_in_source(row["claim"], row["abstract"], figures_copied=True) for row in rows])
-    print(f"threshold {threshold:.4f}; {per_pair:.1f} ms per pair (features and embeddings; sentences of repeated abstracts cached)")
-    for title, shown in (("fitted score", scores), ("with the hard rules answers get", np.where(ruled_out, 0.0, scores))):
-        print(title)
-        for name, mask in (("train", train), ("dev", ~train)):
-            report(name, shown[mask], positive[mask], labels[mask], threshold)
+    checker, table_checker = SupportChecker(), SupportChecker(weights=UNTRAINED)
+    print("| set | pairs | checker | AUC S vs rest | AUC S vs REFUTE | accuracy | macro-F1 |\n|---|---|---|---|---|---|---|")
+    for name, split in SETS:
+        pairs = sample(load_pairs(split), args.limit, args.seed)[name]
+        table = feature_table(pairs, table_checker, args.cache, f"features, {name} {split}")
+        rows = [dict(zip(CHEAP + NLI, values)) for values in table]
+        answers = name == "generated"  # restatements as an answer writes them: its numbers must be copied
+        ruled_out = np.array([not_in_source(p["claim"], p["abstract"], figures_copied=answers) for p in pairs])
+        labels = np.array([p["label"] for p in pairs])
+        old = np.where(ruled_out, 0.0, old_scores(rows))
+        new = np.where(ruled_out, 0.0, new_scores(rows, checker))
+        print(f"| {name} {split} | {len(pairs)} | old | {metrics(old, labels, OLD_THRESHOLD)} |")
+        print(f"| {name} {split} | {len(pairs)} | new | {metrics(new, labels, checker.threshold)} |")
+        if answers:
+            generated, generated_scores = pairs, new
+    kinds_table(generated, generated_scores, checker.threshold)
+    print(f"\nnew checker: {load_weights().__class__.__name__} from rag/checker.json, threshold {checker.threshold:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
 """Answer: retrieve -> prompt -> generate -> verify, as one call or as a stream."""
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
-from .cite import opens_with_refusal, verify_answer
+from .cite import checked_verdict, opens_with_refusal, verify_answer
 from .config import Settings, get_settings
 from .generate import generate, stream_tokens
-from .llm import get_llm
-from .prompt import REFUSAL, answer_messages, condense_messages
+from .llm import LlamaCppChat, get_llm
+from .prompt import REFUSAL, answer_messages, answer_prompt_start, condense_messages
+from .evidence import select_evidence
 from .retrieve import focus_sentences, get_retriever
-from .support import get_checker
-from .types import Answer, Hit
+from .support import get_checker, split_sentences
+from .types import Answer, Evidence, Hit
 
 History = list[tuple[str, str]]
 # streamed between a rejected draft and the second try, so a reader of the stream sees why it restarts
@@ -40,7 +42,19 @@ def relevant_hits(question: str, k: int, year: int | None, settings: Settings) -
         hits = [replace(h, text=h.abstract) for h in hits]
     elif settings.context == "sentences":
         hits = [replace(h, text=focus_sentences(question, h.abstract, settings.context_chars)) for h in hits]
+    elif settings.context == "evidence":
+        hits = [replace(h, text=text) for h, text in zip(hits, select_evidence(question, hits, settings.context_budget))]
     return hits
+
+
+def evidence(question: str, hits: list[Hit], settings: Settings) -> Evidence:
+    """The hits, each with the abstract sentences closest to the question (with context 'evidence' or
+    'sentences', the text the model reads)."""
+    def closest(hit: Hit) -> list[str]:
+        if settings.context in ("evidence", "sentences"):
+            return split_sentences(hit.text)
+        return split_sentences(focus_sentences(question, hit.abstract or hit.text, settings.context_chars))
+    return Evidence(question=question, hits=hits, sentences=[closest(h) for h in hits])
 
 
 def refusal(question: str, standalone: str, hits: list[Hit], timings: dict, raw: str = "") -> Answer:
@@ -65,13 +79,17 @@ def draft(model, messages, timings: dict, started: float) -> Iterator[str]:
 
 def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
     """The verified text and citations; empty when nothing supported, or no asked-for quantity, is left."""
-    text, citations = verify_answer(raw, hits, get_checker(settings))
-    return (text, citations) if gives_asked_quantity(question, text) else ("", [])
+    checker = get_checker(settings)
+    text, citations = verify_answer(raw, hits, checker)
+    if not gives_asked_quantity(question, text):
+        return "", []
+    return checked_verdict(question, text, citations, hits, checker), citations
 
 
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
-               settings: Settings | None = None) -> Iterator[str | Answer]:
-    """Yields text pieces as the model writes them, then the final verified Answer. When verification
+               settings: Settings | None = None) -> Iterator[Evidence | str | Answer]:
+    """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
+    pieces as the model writes them, then the final verified Answer. When verification
     rejects a whole answer the model did not refuse, the question is asked once more with only the
     best source (settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
@@ -79,6 +97,7 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     standalone = standalone_question(question, history, settings)
     hits = relevant_hits(standalone, k or settings.k, year, settings)
     timings = {"retrieve": time.perf_counter() - started}
+    yield evidence(standalone, hits, settings)
     if not hits:
         timings.update(ttft=0.0, generate=0.0, total=time.perf_counter() - started)
         yield refusal(question, standalone, hits, timings)
@@ -109,3 +128,23 @@ def ask(question: str, k: int | None = None, history: History | None = None, yea
     """Answer a question from the indexed abstracts, every sentence cited and checked."""
     *_, answer = ask_stream(question, k=k, history=history, year=year, settings=settings)
     return answer
+
+
+def warm_up(settings: Settings | None = None) -> bool:
+    """Loads the local model and prefills the start that every answer prompt shares (llama.cpp keeps
+    the longest common token prefix between calls), then the retriever and the support checker, so
+    the first question is as fast as the next. A hosted backend is left alone. Meant for a background
+    thread: errors are printed, not raised (the first question reports them). Returns whether a
+    prompt was prefilled."""
+    settings = settings or get_settings()
+    try:
+        model = get_llm(settings) if settings.llm != "openai" else None
+        prefilled = isinstance(model, LlamaCppChat)
+        if prefilled:
+            model.invoke(answer_prompt_start(), max_tokens=1)
+        search("warm up", k=1, settings=settings)
+        get_checker(settings).nli  # the support checker's NLI model loads on first use
+        return prefilled
+    except Exception as err:
+        print(f"warm-up skipped: {type(err).__name__}: {err}", file=sys.stderr)
+        return False

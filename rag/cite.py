@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .prompt import REFUSAL
-from .support import SupportChecker, SupportResult, split_sentences
+from .support import SupportChecker, SupportResult, flip, split_sentences
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -18,6 +18,13 @@ INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b
                          r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
 # a sentence opening with one of these leans on the sentence before it for its subject
 PRONOUN_START = re.compile(r"^\W*(it|its|they|their|this|these|he|she|such)\b", re.IGNORECASE)
+# a question answered by yes or no, and the verdict word an answer sentence opens with
+YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|may)\s+(.+?)\W*$",
+                             re.IGNORECASE | re.DOTALL)
+VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
+# a marker read as a noun: after a word that needs one ("the method in [1] ..."), or before a word ("[1] shows")
+NOUN_MARKER = re.compile(r"\b(?P<word>in|by|of|from|see|with|than|to|on|the|as|like|following)\s+\[(?P<a>\d+)\]"
+                         r"|^(?P<lead>\W*)\[(?P<b>\d+)\](?=\s+[A-Za-z])|\[(?P<c>\d+)\](?=\s+(?!and\b|or\b)[a-z])", re.IGNORECASE)
 # a source that was not cited must clear this higher bar before its marker is added
 UNCITED_MARGIN = 0.2
 
@@ -39,6 +46,33 @@ def strip_markers(sentence: str) -> str:
 
 def attach_trailing_markers(text: str) -> str:
     return TRAILING_MARKERS.sub(lambda m: m.group(2) + m.group(1), text)
+
+
+def short_name(title: str) -> str:
+    """How a sentence names a paper: the title's part before its colon ("ZipNN"), else the whole title."""
+    head = title.split(":")[0].strip()
+    return head if ":" in title and head else title.strip()
+
+
+def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
+    """Markers used as nouns ("The algorithm in [1] matches REDQ") become the paper's short name, and
+    the marker moves to the end, so removing markers leaves no hole ("The algorithm in ZipNN ... [1].")."""
+    named = []
+
+    def name(match: re.Match) -> str:
+        n = int(match.group("a") or match.group("b") or match.group("c"))
+        if not 1 <= n <= len(hits):
+            return match.group(0)
+        named.append(n)
+        lead = match.group("word") + " " if match.group("word") else match.group("lead") or ""
+        return lead + short_name(hits[n - 1].title)
+
+    text = NOUN_MARKER.sub(name, sentence)
+    missing = [n for n in named if n not in markers_in(text)]
+    if not missing:
+        return text
+    body, end = (text.rstrip()[:-1], text.rstrip()[-1]) if text.rstrip()[-1:] in ".!?" else (text.rstrip(), "")
+    return body + " " + "".join(f"[{n}]" for n in missing) + end
 
 
 def is_refusal(text: str) -> bool:
@@ -117,7 +151,9 @@ def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) 
     (the pronoun then names that paper); a bare name before it still counts as its subject."""
     kept, previous_kept, previous_subject = [], True, set()
     for sentence in split_sentences(attach_trailing_markers(raw_text)):
-        results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True)
+        sentence = name_cited_papers(sentence, hits)
+        results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True,
+                                     cited=markers_in(sentence))
         verified = verify_sentence(sentence, hits, checker, results)
         if verified and not previous_kept and PRONOUN_START.search(sentence):
             verified = verified if set(verified.sources) <= previous_subject else None
@@ -147,3 +183,37 @@ def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tu
 def add_markers(sentence: VerifiedSentence) -> str:
     body, end = (sentence.text[:-1], sentence.text[-1]) if sentence.text[-1:] in ".!?" else (sentence.text, ".")
     return body + " " + "".join(f"[{n}]" for n in sentence.sources) + end
+
+
+def question_claim(question: str) -> str | None:
+    """A yes/no question as the claim it asks about: "Does X improve Y?" -> "X improve Y"."""
+    match = YES_NO_QUESTION.match(question.strip())
+    return None if match is None else match.group(2)[:1].upper() + match.group(2)[1:] + "."
+
+
+def verdict(question: str, sources: list[int], hits: list[Hit], checker: SupportChecker) -> str | None:
+    """"Yes" when a cited source supports the question's claim, "No" when one supports its opposite."""
+    claim = question_claim(question)
+    if claim is None or not sources:
+        return None
+    texts = source_texts([hits[n - 1] for n in sources])
+    yes = max(r.score for r in checker.check_many(claim, texts))
+    no = max(r.score for r in checker.check_many(flip(claim), texts))
+    if max(yes, no) < checker.threshold:
+        return None
+    return "Yes" if yes >= no else "No"
+
+
+def checked_verdict(question: str, text: str, citations: list[Citation], hits: list[Hit],
+                    checker: SupportChecker) -> str:
+    """An answer opening with "Yes" or "No" keeps that word only when the checker reaches the same
+    verdict on the question against the cited sources; otherwise the word goes and the verified
+    sentences stand on their own."""
+    said = VERDICT.match(text)
+    if said is None:
+        return text
+    numbers = [c.n for c in citations]
+    if verdict(question, numbers, hits, checker) == said.group(1).capitalize():
+        return text
+    rest = text[said.end():]
+    return rest[:1].upper() + rest[1:]

@@ -38,6 +38,15 @@ def settings_from(args):
     return get_settings(**overrides)
 
 
+def format_evidence(evidence) -> str:
+    if not evidence.hits:
+        return "Sources: none found.\n"
+    lines = ["Sources:"]
+    for n, hit in enumerate(evidence.hits, start=1):
+        lines.append(f"[{n}] {hit.title}" + (f" ({hit.date})" if hit.date else ""))
+    return "\n".join(lines) + "\n"
+
+
 def format_answer(answer) -> str:
     lines = [answer.text]
     if answer.citations:
@@ -55,16 +64,33 @@ def answer_json(answer) -> str:
     return json.dumps(asdict(answer), indent=2, ensure_ascii=False)
 
 
+def answer_showing_sources(question: str, settings, show_sources: bool = True, **options):
+    """The final Answer of ask_stream; the sources are printed as soon as they are found."""
+    from . import Answer, Evidence, ask_stream
+    for part in ask_stream(question, settings=settings, **options):
+        if isinstance(part, Evidence) and show_sources:
+            print(format_evidence(part), flush=True)
+        elif isinstance(part, Answer):
+            return part
+
+
 def cmd_ask(args) -> int:
-    from . import ask
-    answer = ask(args.question, k=args.k, year=args.year, settings=settings_from(args))
+    answer = answer_showing_sources(args.question, settings_from(args), show_sources=not args.json,
+                                    k=args.k, year=args.year)
     print(answer_json(answer) if args.json else format_answer(answer))
     return 0
 
 
+def start_warm_up(settings) -> None:
+    """Loads the model and prefills the prompt's fixed start while the user types."""
+    import threading
+    from . import warm_up
+    threading.Thread(target=warm_up, args=(settings,), daemon=True).start()
+
+
 def cmd_chat(args) -> int:
-    from . import ask
     settings = settings_from(args)
+    start_warm_up(settings)
     history: list[tuple[str, str]] = []
     print("Ask about the indexed papers; an empty line or Ctrl-D ends the chat.")
     while True:
@@ -74,7 +100,7 @@ def cmd_chat(args) -> int:
             return 0
         if not question:
             return 0
-        answer = ask(question, k=args.k, history=history, settings=settings)
+        answer = answer_showing_sources(question, settings, k=args.k, history=history)
         print(format_answer(answer))
         history.append((question, answer.text))
 

@@ -5,6 +5,8 @@ Metrics (per question, then averaged over the questions they apply to):
 - MRR: 1 / rank of the first hit from a gold paper (0 when none is in the top k).
 - invalid_markers: [n] markers in the final answer that point to no source (must be 0);
   raw_invalid_markers counts them in the model's reply before verification.
+- broken_sentences: answer sentences with a hole where a word was (a function word right before
+  punctuation or a marker, "The algorithm in matches"; must be 0).
 - cited_precision: share of the papers an answer cites that are gold (answered answerable questions).
 - cited_recall: share of gold papers that the answer cites.
 - citation_recall (ALCE): share of answer sentences whose cited sources, together, support them.
@@ -19,13 +21,14 @@ Metrics (per question, then averaged over the questions they apply to):
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Iterable
 from itertools import zip_longest
 from pathlib import Path
 
 from .config import PROJECT_DIR
-from .retrieve import tokenize
+from .lexical import tokenize
 from .types import Answer, Hit
 
 QUESTIONS_FILE = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -76,6 +79,16 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+# a function word right before punctuation, a marker or another function word: a removed noun left a hole
+HOLE = re.compile(r"\b(in|by|of|from|see|with|than|to|on|the|as|like|following|and)\s*(?:[.,;:!?]|\[\d|\b(?:is|are|was|were|matches|shows|uses)\b)",
+                  re.IGNORECASE)
+
+
+def broken_sentences(text: str) -> int:
+    from .support import split_sentences
+    return sum(bool(HOLE.search(sentence)) for sentence in split_sentences(text))
+
+
 def invalid_markers(text: str, n_sources: int) -> int:
     from .cite import markers_in
     return sum(not 1 <= n <= n_sources for n in markers_in(text))
@@ -108,6 +121,7 @@ def score_answer(question: dict, answer: Answer, checker=None) -> dict:
         "cited_papers": sorted(cited), "gold": gold, "context_papers": [h.paper_id for h in answer.contexts],
         "invalid_markers": invalid_markers(answer.text, len(answer.contexts)),
         "raw_invalid_markers": invalid_markers(answer.raw_text, len(answer.contexts)),
+        "broken_sentences": 0 if answer.refused else broken_sentences(answer.text),
         "timings": answer.timings, "prompt_tokens": answer.prompt_tokens,
     }
     if gold:
@@ -140,6 +154,7 @@ def summarise(rows: list[dict]) -> dict:
         "recall_at_k": avg("recall_at_k"), "mrr": avg("mrr"),
         "invalid_markers": sum(r["invalid_markers"] for r in rows),
         "raw_invalid_markers": sum(r["raw_invalid_markers"] for r in rows),
+        "broken_sentences": sum(r.get("broken_sentences", 0) for r in rows),
         "cited_precision": avg("cited_precision"), "cited_recall": avg("cited_recall"),
         "citation_recall": avg("citation_recall"), "citation_precision": avg("citation_precision"),
         "fact_recall": avg("fact_recall"),
@@ -154,6 +169,7 @@ def summarise(rows: list[dict]) -> dict:
 SUMMARY_ROWS = [
     ("recall_at_k", "retrieval recall@k"), ("mrr", "retrieval MRR"),
     ("invalid_markers", "markers outside the sources (final)"), ("raw_invalid_markers", "markers outside the sources (raw model reply)"),
+    ("broken_sentences", "broken sentences (a hole where a word was)"),
     ("cited_precision", "cited-paper precision"), ("cited_recall", "cited-paper recall"),
     ("citation_recall", "ALCE citation recall"), ("citation_precision", "ALCE citation precision"),
     ("fact_recall", "answer-fact recall"), ("refusal_rate", "refusal rate, unanswerable"),

@@ -2,13 +2,16 @@
 
 Chunk ids are deterministic ("<paper_id>:<index>") and every chunk records its
 paper's content hash, so a re-run writes only papers whose chunks are missing,
-stale or incomplete, and never duplicates a chunk.
+stale or incomplete, and never duplicates a chunk. Each batch goes to Chroma,
+then to the lexical index; a final sync by chunk id completes whatever a killed
+run left in one and not the other.
 """
 from __future__ import annotations
 
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 from tqdm import tqdm
@@ -16,6 +19,7 @@ from tqdm import tqdm
 from .chunk import chunk_paper, make_splitter
 from .config import Settings, get_settings
 from .embed import get_embedder
+from .lexical import LexicalIndex, open_lexical, sync_lexical
 from .load import load_papers
 from .store import PaperState, Store
 from .types import Chunk, IngestReport, Paper, Skipped
@@ -58,7 +62,15 @@ def plan_writes(papers: list[Paper], states: dict[str, PaperState], settings: Se
     return to_write, stale
 
 
-def write_chunks(store: Store, chunks: list[Chunk], settings: Settings, show_progress: bool | None) -> None:
+def write_batch(store: Store, lexical: LexicalIndex, chunks: list[Chunk], texts: list[str],
+                vectors: list[list[float]]) -> None:
+    ids, metadatas = [c.chunk_id for c in chunks], [c.metadata for c in chunks]
+    store.upsert(ids, texts, metadatas, vectors)
+    lexical.add(ids, texts, metadatas)
+
+
+def write_chunks(store: Store, lexical: LexicalIndex, chunks: list[Chunk], settings: Settings,
+                 show_progress: bool | None) -> None:
     """Embed batch after batch; each batch is written by a second thread while the next one embeds."""
     if not chunks:
         return
@@ -74,7 +86,7 @@ def write_chunks(store: Store, chunks: list[Chunk], settings: Settings, show_pro
             vectors = embedder.embed_documents(texts)
             if pending:
                 pending.result()  # in order, and a failed write stops the ingest
-            pending = writer.submit(store.upsert, [c.chunk_id for c in part], texts, [c.metadata for c in part], vectors)
+            pending = writer.submit(write_batch, store, lexical, part, texts, vectors)
             bar.update(len(part))
         pending.result()
 
@@ -93,9 +105,14 @@ def ingest(paths: list[str | Path] | None = None, rebuild: bool = False, setting
     report.entries_read = len(papers)
     papers = distinct_papers(papers, report)
     store = Store(settings, rebuild=rebuild)
-    to_write, stale = plan_writes(papers, store.paper_states(), settings, report)
-    write_chunks(store, to_write, settings, show_progress)
-    store.delete(stale)  # after the writes, so an interrupted run never loses a paper
+    with closing(open_lexical(settings, store)) as lexical:
+        if rebuild:
+            lexical.clear()
+        to_write, stale = plan_writes(papers, store.paper_states(), settings, report)
+        write_chunks(store, lexical, to_write, settings, show_progress)
+        store.delete(stale)  # after the writes, so an interrupted run never loses a paper
+        lexical.delete(stale)
+        sync_lexical(store, lexical)
     report.chunks_added = len(to_write)
     report.chunks_removed = len(stale)
     report.papers = store.paper_count()

@@ -54,6 +54,12 @@ def answer_messages(question: str, hits: list[Hit]) -> list[BaseMessage]:
             HumanMessage(templates["answer.txt"].format(sources=format_sources(hits), question=question))]
 
 
+def answer_prompt_start() -> list[BaseMessage]:
+    """An answer prompt without sources or question. Every answer prompt starts like it (the system
+    text, then the user turn up to its sources), so prefilling it once serves every question."""
+    return answer_messages("", [])
+
+
 def condense_messages(question: str, history: list[tuple[str, str]]) -> list[BaseMessage]:
     """history: (user question, assistant answer) pairs, oldest first."""
     lines = []

@@ -112,6 +112,19 @@ class Store:
                 return result
             offset += page
 
+    def ids(self) -> list[str]:
+        """Every chunk id, read in pages (ids only; each page costs about as much to skip to as to read)."""
+        ids, page = [], 100_000
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=len(ids))["ids"]
+            ids += got
+            if len(got) < page:
+                return ids
+
+    def documents(self, ids: list[str]) -> dict:
+        """ids, documents and metadatas of these chunks (those still in the collection)."""
+        return self.collection.get(ids=ids, include=["documents", "metadatas"])
+
     def paper_states(self) -> dict[str, PaperState]:
         states: dict[str, PaperState] = defaultdict(lambda: PaperState(set(), set()))
         found = self.all_metadata()
@@ -124,11 +137,12 @@ class Store:
     def paper_count(self) -> int:
         return len({m["paper_id"] for m in self.all_metadata()["metadatas"]})
 
-    def embeddings(self, ids: list[str]) -> np.ndarray:
-        """The stored vectors of these chunks, in the order given."""
-        found = self.collection.get(ids=ids, include=["embeddings"])
-        by_id = dict(zip(found["ids"], found["embeddings"]))
-        return np.array([by_id[i] for i in ids], dtype=float)
+    def records(self, ids: list[str]) -> dict[str, dict]:
+        """Vector, document and metadata of each of these chunks still in the collection, by id."""
+        found = self.collection.get(ids=ids, include=["embeddings", "documents", "metadatas"])
+        return {chunk_id: {"embedding": np.asarray(vector, dtype=float), "document": document, "metadata": meta}
+                for chunk_id, vector, document, meta in zip(found["ids"], found["embeddings"], found["documents"],
+                                                             found["metadatas"])}
 
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
         self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)

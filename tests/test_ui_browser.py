@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -66,6 +69,10 @@ def ask_in_page(page, question: str, turn: int) -> None:
     box = page.get_by_label("Question")
     box.fill(question)
     box.press("Enter")
+    wait_for_answer(page, turn)
+
+
+def wait_for_answer(page, turn: int) -> None:
     # the turn is done when the streaming cursor is gone from the last bot message
     page.wait_for_function(
         """(turn) => { const bots = document.querySelectorAll('[data-testid="bot"]');
@@ -91,6 +98,67 @@ def test_a_question_streams_a_cited_answer_with_its_source_card(app_url, page, t
     assert "Sparse Experts for Translation" in page.locator("#sources").inner_text()
     page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
     assert (tmp_path / "ui.png").stat().st_size > 10_000
+
+
+class SlowLLM(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint that writes nothing until `release` is set, then streams
+    a supported answer citing the translation paper by the number the prompt gives it."""
+    release = threading.Event()
+    requests = 0
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        n = re.search(r"\[(\d+)\] Sparse Experts for Translation:", prompt).group(1)
+        SlowLLM.requests += 1
+        self.release.wait(timeout=120)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for word in f"Routing each token to two experts keeps the compute per token constant [{n}].".split(" "):
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                     "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_llm():
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), SlowLLM)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SlowLLM.release.clear()
+    SlowLLM.requests = 0
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    SlowLLM.release.set()
+    server.shutdown()
+
+
+def test_source_cards_show_before_the_first_answer_token(ui_index, page, slow_llm, tmp_path):
+    process, url = start_app(ui_index, RAG_LLM="openai", RAG_OPENAI_BASE_URL=slow_llm, RAG_OPENAI_MODEL="slow")
+    try:
+        page.goto(url)
+        box = page.get_by_label("Question")
+        box.fill("How does the mixture-of-experts translation model keep compute per token constant?")
+        box.press("Enter")
+        page.locator("#sources .source-card").first.wait_for(timeout=60_000)
+        # the model has not written a word yet: the cards came from the evidence
+        assert page.locator('[data-testid="bot"]').last.inner_text().replace("▌", "").strip() == ""
+        assert not SlowLLM.release.is_set()
+        sources = page.locator("#sources")
+        assert "Sparse Experts for Translation" in sources.inner_text() and sources.locator("mark").count() >= 1
+        page.screenshot(path=str(tmp_path / "evidence.png"), full_page=True)
+        SlowLLM.release.set()
+        wait_for_answer(page, 1)
+        number = page.locator("a.cite").first.inner_text().strip("[]")
+        card = page.locator(f"#sources #source-{number}")
+        assert "Sparse Experts for Translation" in card.inner_text() and card.locator("mark").count() == 1
+        assert page.locator("#sources .source-card").count() == 1  # now only the cited source
+        assert SlowLLM.requests == 1
+    finally:
+        stop(process)
 
 
 def test_html_in_the_corpus_shows_as_text_and_runs_nothing(app_url, page):

@@ -1,0 +1,59 @@
+"""Verification of what the model wrote: citations used as nouns, and yes/no verdicts the checker must
+reach too (queued-reply fake LLM over a small real index, real support checker)."""
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import ask
+from rag.cite import name_cited_papers, question_claim
+from rag.evaluate import broken_sentences
+from rag.types import Hit
+
+from .test_answer import fake_llm, index  # noqa: F401  (fixtures)
+
+HITS = [Hit(paper_id="zip", title="ZipNN: Lossless Compression for AI Models", text="", score=1.0, chunk_id="zip:0"),
+        Hit(paper_id="monkeys", title="Large Language Monkeys", text="", score=1.0, chunk_id="monkeys:0")]
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("The algorithm in [1] matches REDQ.", "The algorithm in ZipNN matches REDQ [1]."),
+    ("[2] shows that sampling helps.", "Large Language Monkeys shows that sampling helps [2]."),
+    ("As shown in [1], compression works [2].", "As shown in ZipNN, compression works [2] [1]."),
+    ("Compression saves 33% of space [1].", "Compression saves 33% of space [1]."),
+    ("It improves accuracy [1] and [2].", "It improves accuracy [1] and [2]."),
+])
+def test_a_citation_used_as_a_noun_becomes_the_papers_short_name(written, shown):
+    assert name_cited_papers(written, HITS) == shown
+
+
+def test_broken_sentences_are_counted():
+    assert broken_sentences("The algorithm in matches REDQ [1]. It saves memory [1].") == 1
+    assert broken_sentences("As shown in , it works. Sampling helps [2].") == 1
+    assert broken_sentences("The algorithm in ZipNN matches REDQ [1]. We rely on the data [2].") == 0
+
+
+def test_a_yes_no_question_becomes_its_claim():
+    assert question_claim("Does quantization reduce memory?") == "Quantization reduce memory."
+    assert question_claim("What does quantization reduce?") is None
+
+
+def test_a_citation_as_subject_reaches_the_user_as_a_name(index, fake_llm):
+    fake_llm(["The method in [1] reduces the memory of long-context inference by 8 times."])
+    answer = ask("How much memory does key-value cache quantization save?", k=2, settings=index)
+    assert not answer.refused
+    assert answer.text.startswith("The method in Compressing the KV Cache reduces")
+    assert broken_sentences(answer.text) == 0
+
+
+def test_a_verified_yes_keeps_its_verdict(index, fake_llm):
+    fake_llm(["Yes, quantizing the key-value cache reduces the memory of long-context inference by 8 times [1]."])
+    answer = ask("Does quantizing the key-value cache reduce the memory of long-context inference?", k=2, settings=index)
+    assert not answer.refused and answer.text.startswith("Yes, ")
+
+
+def test_a_yes_that_the_abstract_contradicts_is_never_shown(index, fake_llm):
+    wrong = "Yes, quantizing the key-value cache increases the memory of long-context inference [1]."
+    fake_llm([wrong, wrong])  # the draft, then the retry with the best source only
+    answer = ask("Does quantizing the key-value cache increase the memory of long-context inference?", k=2, settings=index)
+    assert answer.refused or not answer.text.lower().startswith("yes")
+    assert "increases the memory" not in answer.text

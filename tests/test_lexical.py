@@ -1,0 +1,140 @@
+"""The lexical (FTS5 BM25) index: upsert, delete, year filter, ranking, unsafe queries, and its sync with Chroma."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from rag.ingest import ingest
+from rag.lexical import LexicalIndex, lexical_path, open_lexical, sync_lexical
+from rag.retrieve import HybridRetriever
+from rag.store import Store
+
+COMMON = "Large language models improve performance on reasoning benchmarks with more training data"
+
+
+@pytest.fixture
+def lexical(tmp_path):
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    yield index
+    index.close()
+
+
+def add(index, chunk_id, text, year=None):
+    index.add([chunk_id], [text], [{"paper_id": chunk_id.split(":")[0], "year": year}])
+
+
+def test_search_ranks_matching_chunks_with_positive_scores(lexical):
+    add(lexical, "a:0", "Sparse attention for long documents")
+    add(lexical, "b:0", "Attention heads in vision transformers attention maps")
+    add(lexical, "c:0", "Protein folding with diffusion")
+    found = lexical.search("attention in long documents", n=10)
+    assert [chunk_id for chunk_id, _ in found] == ["a:0", "b:0"]
+    assert all(score > 0 for _, score in found) and found[0][1] > found[1][1]
+    assert lexical.count() == 3 and lexical.ids() == {"a:0", "b:0", "c:0"}
+
+
+def test_add_replaces_a_chunk_with_the_same_id_and_delete_removes_it(lexical):
+    add(lexical, "a:0", "Sparse attention for long documents")
+    add(lexical, "a:0", "Quantized key-value cache")
+    assert lexical.count() == 1
+    assert lexical.search("sparse attention", n=5) == []
+    assert [i for i, _ in lexical.search("key-value cache", n=5)] == ["a:0"]
+    lexical.delete(["a:0", "never-added:0"])
+    assert lexical.count() == 0 and lexical.search("cache", n=5) == []
+
+
+def test_year_filter_keeps_only_that_year(lexical):
+    add(lexical, "old:0", "Mixture of experts routing", year=2023)
+    add(lexical, "new:0", "Mixture of experts routing at scale", year=2024)
+    add(lexical, "undated:0", "Mixture of experts")
+    assert [i for i, _ in lexical.search("mixture of experts", n=5, year=2023)] == ["old:0"]
+    assert len(lexical.search("mixture of experts", n=5)) == 3
+
+
+def test_a_rare_term_outranks_chunks_full_of_common_ones(lexical):
+    for i in range(50):
+        add(lexical, f"common{i}:0", f"{COMMON} {COMMON} number {i}")
+    add(lexical, "bitnet:0", "Every weight of the language model is ternary")
+    found = lexical.search("How can large language models be trained with ternary weights?", n=5)
+    assert found[0][0] == "bitnet:0"
+
+
+@pytest.mark.parametrize("query", ['"C++" AND (x', 'NEAR(a b', "title:foo*", "^ - + : ( ) *", "the of and", ""])
+def test_query_text_is_never_read_as_fts5_syntax(lexical, query):
+    add(lexical, "cpp:0", "Compiling C++ templates faster")
+    assert [chunk_id for chunk_id, _ in lexical.search(query, n=5)] in ([], ["cpp:0"])
+    assert lexical.scores(query, ["cpp:0"]).keys() <= {"cpp:0"}
+
+
+def test_scores_of_given_chunks_equal_their_search_scores(lexical):
+    add(lexical, "a:0", "Sparse attention for long documents")
+    add(lexical, "b:0", "Attention heads in vision transformers")
+    add(lexical, "c:0", "Protein folding with diffusion")
+    searched = dict(lexical.search("sparse attention", n=10))
+    assert lexical.scores("sparse attention", ["a:0", "b:0", "c:0"]) == pytest.approx(searched)
+    assert lexical.scores("sparse attention", []) == {}
+
+
+def test_the_index_file_lives_beside_the_local_store_or_per_server_and_collection(settings, tmp_path):
+    assert lexical_path(settings, "uuid-1") == settings.index_dir / "lexical-abstracts.sqlite3"
+    server = settings.model_copy(update={"chroma_host": "10.0.0.5", "chroma_port": 8001, "lexical_dir": tmp_path / "lx"})
+    assert lexical_path(server, "uuid-1") == tmp_path / "lx" / "10.0.0.5-8001-abstracts-uuid-1.sqlite3"
+    default_dir = settings.model_copy(update={"chroma_host": "h"})
+    assert lexical_path(default_dir, "u").parent == settings.model_cache_dir / "lexical"
+
+
+def write_papers(path, papers):
+    path.write_text("".join(json.dumps({"id": p, "title": p.title(), "abstract": text}) + "\n" for p, text in papers))
+    return path
+
+
+PAPERS = [("kv", "We quantize the key-value cache to 2 bits."),
+          ("moe", "A mixture of experts with 64 experts for translation."),
+          ("bitnet", "Every weight of the language model is ternary.")]
+
+
+def test_ingest_writes_both_stores_and_sync_reconciles_missing_and_extra_ids(settings, hash_embedder, tmp_path):
+    ingest([write_papers(tmp_path / "p.jsonl", PAPERS)], settings=settings)
+    store = Store(settings)
+    lexical = open_lexical(settings, store)
+    assert lexical.ids() == set(store.ids()) == {"kv:0", "moe:0", "bitnet:0"}
+    lexical.delete(["bitnet:0"])
+    add(lexical, "gone:0", "A chunk Chroma no longer has")
+    assert sync_lexical(store, lexical) == (1, 1)
+    assert lexical.ids() == set(store.ids())
+    assert [i for i, _ in lexical.search("ternary", n=3)] == ["bitnet:0"]
+    assert sync_lexical(store, lexical) == (0, 0)
+
+
+def test_retriever_syncs_when_another_writer_changed_chroma(settings, hash_embedder, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules["rag.retrieve"], "get_embedder", lambda *a, **k: hash_embedder)
+    ingest([write_papers(tmp_path / "p.jsonl", PAPERS[:2])], settings=settings)
+    retriever = HybridRetriever(settings.model_copy(update={"dense_weight": 0.0}))  # ranked by BM25 alone
+    assert {h.paper_id for h in retriever.search("ternary weights", k=2)} == {"kv", "moe"}
+    # a writer that reached Chroma only, as another process against a shared server would
+    text = "Bitnet\nEvery weight of the language model is ternary."
+    Store(settings).upsert(["bitnet:0"], [text], [{"paper_id": "bitnet", "title": "Bitnet"}],
+                           hash_embedder.embed_documents([text]))
+    hits = retriever.search("ternary weights", k=2)
+    assert hits[0].paper_id == "bitnet" and hits[0].title == "Bitnet"
+    assert retriever.lexical.ids() == set(retriever.store.ids())
+
+
+def test_an_ingest_that_died_between_its_two_writes_is_completed_by_a_rerun(settings, hash_embedder, tmp_path,
+                                                                             monkeypatch):
+    path = write_papers(tmp_path / "p.jsonl", PAPERS)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed after the Chroma write")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LexicalIndex, "add", killed)
+        with pytest.raises(KeyboardInterrupt):
+            ingest([path], settings=settings)
+    store = Store(settings)
+    assert store.count() == 3 and open_lexical(settings, store).count() == 0
+    report = ingest([path], settings=settings)
+    assert report.chunks_added == 0 and report.chunks_unchanged == 3
+    assert open_lexical(settings, store).ids() == set(store.ids())
