@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
-from .cite import checked_verdict, opens_with_refusal, verify_answer
+from .cite import checked_verdict, cite_the_only_source, opens_with_refusal, verify_answer
 from .config import Settings, get_settings
 from .generate import generate, stream_tokens
 from .llm import LlamaCppChat, get_llm
@@ -111,7 +111,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         yield RETRY_NOTE
         messages = answer_messages(standalone, hits[:1])
         retried = yield from draft(model, messages, timings, started)
-        text, citations = checked(standalone, retried, hits, settings)  # [1] is the same paper in both prompts
+        # [1] is the same paper in both prompts, and the only source the retry saw
+        text, citations = checked(standalone, cite_the_only_source(retried), hits, settings)
         raw, tokens = raw + RETRY_NOTE + retried, tokens + prompt_tokens(model, messages)
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at

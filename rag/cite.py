@@ -75,6 +75,12 @@ def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
     return body + " " + "".join(f"[{n}]" for n in missing) + end
 
 
+def cite_the_only_source(text: str) -> str:
+    """A reply written from one source: a sentence the model left without a marker comes from [1]."""
+    sentences = split_sentences(attach_trailing_markers(text))
+    return " ".join(s if markers_in(s) or is_refusal(s) else add_markers(VerifiedSentence(s, [1], {})) for s in sentences)
+
+
 def is_refusal(text: str) -> bool:
     normalised = re.sub(r"\W+", " ", text.lower())
     return re.sub(r"\W+", " ", REFUSAL.lower()).strip() in normalised or not normalised.strip()

@@ -57,3 +57,11 @@ def test_a_yes_that_the_abstract_contradicts_is_never_shown(index, fake_llm):
     answer = ask("Does quantizing the key-value cache increase the memory of long-context inference?", k=2, settings=index)
     assert answer.refused or not answer.text.lower().startswith("yes")
     assert "increases the memory" not in answer.text
+
+
+def test_a_retried_reply_without_markers_cites_the_only_source_it_saw(index, fake_llm):
+    fake_llm(["The Eiffel Tower was completed in 1889 [1].",
+              "Routing each token to two experts keeps the compute per token constant."])
+    answer = ask("How does the mixture-of-experts model keep the compute per token constant?", k=2, settings=index)
+    assert not answer.refused and [c.paper_id for c in answer.citations] == ["moe"]
+    assert answer.text.endswith("constant [1].")
