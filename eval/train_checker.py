@@ -1,6 +1,6 @@
 """Trains the support checker's head and writes rag/checker.json.
 
-    python eval/train_checker.py                 # the shipped weights (about 15 minutes on 2 cores)
+    python eval/train_checker.py                 # the shipped weights (about 25 minutes on 2 cores)
     python eval/train_checker.py --limit 20 --out /tmp/checker.json   # a quick end-to-end run
 
 Each (claim, abstract) pair becomes the checker's features (rag/support.py: embedding similarity,
@@ -265,7 +265,7 @@ def sample(pairs: dict[str, list[dict]], limit: int | None, seed: int) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=1000, help="at most this many pairs of each set and split")
+    parser.add_argument("--limit", type=int, default=400, help="at most this many pairs of each set and split")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     parser.add_argument("--cache", type=Path, default=EVAL / "results" / "checker")
