@@ -1,12 +1,18 @@
 """Time to evidence, time to first token and total time of rag.ask_stream, in a warm process.
 
     python bench/latency.py [--limit 20] [--llm local-fast] [--index-dir DIR] [--evidence-only]
+    python bench/latency.py --budget [--threads 1] [--limit 8]
 
 First rag.warm_up (model loaded, the prompt's fixed start prefilled, retriever loaded), then the
 first N eval questions one after another. Per question and as medians: seconds from calling
 ask_stream to its first item (the Evidence: sources and their closest sentences), to the first
 answer text, and to the final Answer, with the answer prompt's tokens. --evidence-only stops each
 stream after its Evidence (no LLM). An empty index is filled with the bundled corpus first.
+
+--budget compares, in one process and at --threads llama.cpp threads (1 is a slow host), today's
+prompt (every source at context_chars: first_token_target_s unset) with the prompt sized from the
+measured prefill rate (first_token_target_s as set), question by question in turn so both meet the
+same load; and the first question after start (model loaded, then rag.warm_up) with the second.
 """
 from __future__ import annotations
 
@@ -52,17 +58,48 @@ def median(rows: list[dict], column: str) -> str:
     return f"{round(middle) if column == 'prompt_tokens' else round(middle, 3)} (n={len(values)})"
 
 
+def budget_comparison(settings, questions: list[dict]) -> None:
+    from rag.answer import current_budget
+    from rag.llm import get_llm
+    paths = {"budget": settings, "today": settings.model_copy(update={"first_token_target_s": None})}
+    started = time.perf_counter()
+    warm_up(settings)
+    print(f"warm-up {time.perf_counter() - started:.1f}s at {settings.n_threads or 'all'} threads, "
+          f"prefill {get_llm(settings).prefill_rate:.1f} tokens/s")
+    rows: dict[str, list[dict]] = {name: [] for name in paths}
+    for q in questions:
+        for name, path_settings in paths.items():
+            rows[name].append(timed(q["question"], path_settings, evidence_only=False))
+            print(f"  {q['id']} {name:6} " + " ".join(f"{c}={fmt(rows[name][-1][c])}" for c in COLUMNS), flush=True)
+    print(f"budget now: {current_budget(settings.k, settings).describe()}")
+    print(f"median over {len(questions)} questions (seconds; prompt tokens), and budget / today:")
+    for column in COLUMNS[1:]:
+        budget, today = (statistics.median(r[column] for r in rows[name] if r[column]) for name in paths)
+        print(f"  {column:14} today {today:8.2f}  budget {budget:8.2f}  ratio {budget / today:.2f}")
+    first, rest = rows["budget"][0], rows["budget"][1:]
+    if rest:
+        later = statistics.median(r["first_token"] for r in rest)
+        print(f"first question after start: first token {first['first_token']:.2f}s ({first['prompt_tokens']} prompt "
+              f"tokens); second {rest[0]['first_token']:.2f}s ({rest[0]['prompt_tokens']}); median of the later ones "
+              f"{later:.2f}s; first / second {first['first_token'] / rest[0]['first_token']:.2f}, "
+              f"first / later median {first['first_token'] / later:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=20, help="the first N eval questions (mixed types)")
     parser.add_argument("--llm", default=None, help="local, local-fast, openai or a .gguf path (default: RAG_LLM)")
     parser.add_argument("--index-dir", default=None, help="index folder (default: RAG_INDEX_DIR)")
     parser.add_argument("--evidence-only", action="store_true", help="time only the Evidence; the LLM is not called")
+    parser.add_argument("--budget", action="store_true", help="today's prompt beside the one sized from the prefill rate")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: RAG_N_THREADS or all cores)")
     args = parser.parse_args()
-    overrides = {"llm": args.llm, "index_dir": args.index_dir}
+    overrides = {"llm": args.llm, "index_dir": args.index_dir, "n_threads": args.threads}
     settings = get_settings(**{name: value for name, value in overrides.items() if value})
     if index_stats(settings)["chunks"] == 0:
         print(ingest(settings=settings).summary(), file=sys.stderr)
+    if args.budget:
+        return budget_comparison(settings, load_questions(limit=args.limit))
     started = time.perf_counter()
     warm_up(settings)
     print(f"warm-up {time.perf_counter() - started:.1f}s, model {settings.llm}, index {settings.index_dir}")

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
+from .budget import Budget, prompt_budget
 from .cite import checked_verdict, cite_the_only_source, opens_with_refusal, verify_answer
+from .compose import complete_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
 from .generate import generate, stream_tokens
@@ -34,16 +36,22 @@ def standalone_question(question: str, history: History | None, settings: Settin
     return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
 
 
-def relevant_hits(question: str, k: int, year: int | None, settings: Settings) -> list[Hit]:
-    hits = get_retriever(settings).search(question, k=k, year=year)
+def current_budget(k: int, settings: Settings) -> Budget:
+    """What the model reads on this host: sized from the local model's measured prefill rate."""
+    return prompt_budget(k, getattr(get_llm(settings), "prefill_rate", None), settings)
+
+
+def relevant_hits(question: str, budget: Budget, year: int | None, settings: Settings) -> list[Hit]:
+    hits = get_retriever(settings).search(question, k=budget.sources, year=year)
     if not hits or max(h.similarity for h in hits) < settings.min_relevance:
         return []
     if settings.context == "abstract":
         hits = [replace(h, text=h.abstract) for h in hits]
     elif settings.context == "sentences":
-        hits = [replace(h, text=focus_sentences(question, h.abstract, settings.context_chars)) for h in hits]
+        hits = [replace(h, text=focus_sentences(question, h.abstract, budget.chars_per_source)) for h in hits]
     elif settings.context == "evidence":
-        hits = [replace(h, text=text) for h, text in zip(hits, select_evidence(question, hits, settings.context_budget))]
+        chars = min(settings.context_budget, budget.chars)
+        hits = [replace(h, text=text) for h, text in zip(hits, select_evidence(question, hits, chars))]
     return hits
 
 
@@ -78,12 +86,13 @@ def draft(model, messages, timings: dict, started: float) -> Iterator[str]:
 
 
 def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
-    """The verified text and citations; empty when nothing supported, or no asked-for quantity, is left."""
+    """The verified text and citations, completed from the sources for the parts of the question it
+    leaves open; empty when nothing supported, or no asked-for quantity, is left."""
     checker = get_checker(settings)
     text, citations = verify_answer(raw, hits, checker)
     if not gives_asked_quantity(question, text):
         return "", []
-    return checked_verdict(question, text, citations, hits, checker), citations
+    return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits)
 
 
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
@@ -95,7 +104,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
-    hits = relevant_hits(standalone, k or settings.k, year, settings)
+    budget = current_budget(k or settings.k, settings)
+    hits = relevant_hits(standalone, budget, year, settings)
     timings = {"retrieve": time.perf_counter() - started}
     yield evidence(standalone, hits, settings)
     if not hits:

@@ -13,7 +13,9 @@ Metrics (per question, then averaged over the questions they apply to):
 - citation_precision (ALCE): share of citations that are needed: the cited source supports the
   sentence alone, or the sentence is no longer supported without it.
 - fact_recall: share of the gold answer facts present in the answer (a fact counts when at least
-  60% of its content words appear in the answer text).
+  60% of its content words appear in the answer text), over answered answerable questions;
+  fact_recall_multi the same over multi-paper ones; facts_given over all answerable questions,
+  a refusal giving none.
 - refusal_rate: share of unanswerable questions refused; false_refusal_rate: share of answerable
   questions refused.
 - latency p50/p95, ttft p50/p95 (seconds) and prompt tokens (mean), over answered calls.
@@ -97,9 +99,11 @@ def invalid_markers(text: str, n_sources: int) -> int:
 def alce_citation_scores(answer: Answer, checker) -> tuple[list[float], list[float]]:
     """Per sentence: 1 if its cited sources support it; per citation: 1 if it is needed."""
     from .cite import attach_trailing_markers, markers_in, source_texts, strip_markers, supported_by
+    from .compose import claim_of
     from .support import split_sentences
     sentence_scores, citation_scores = [], []
-    for sentence in split_sentences(attach_trailing_markers(answer.text)):
+    claims = [claim_of(s) for s in split_sentences(attach_trailing_markers(answer.text))]
+    for sentence in filter(None, claims):
         cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(answer.contexts)]
         text = strip_markers(sentence)
         results = checker.check_many(text, source_texts(answer.contexts))
@@ -127,8 +131,9 @@ def score_answer(question: dict, answer: Answer, checker=None) -> dict:
     if gold:
         row["recall_at_k"] = recall_at_k(answer.contexts, gold)
         row["mrr"] = reciprocal_rank(answer.contexts, gold)
+        row["facts_given"] = 0.0 if answer.refused else mean(fact_found(f, answer.text) for f in question["facts"])
         if not answer.refused:
-            row["fact_recall"] = mean(fact_found(f, answer.text) for f in question["facts"])
+            row["fact_recall"] = row["facts_given"]
             if cited:
                 row["cited_precision"] = len(cited & set(gold)) / len(cited)
                 row["cited_recall"] = len(cited & set(gold)) / len(gold)
@@ -157,7 +162,8 @@ def summarise(rows: list[dict]) -> dict:
         "broken_sentences": sum(r.get("broken_sentences", 0) for r in rows),
         "cited_precision": avg("cited_precision"), "cited_recall": avg("cited_recall"),
         "citation_recall": avg("citation_recall"), "citation_precision": avg("citation_precision"),
-        "fact_recall": avg("fact_recall"),
+        "fact_recall": avg("fact_recall"), "facts_given": avg("facts_given"),
+        "fact_recall_multi": avg("fact_recall", [r for r in rows if r["type"] == "multi"]),
         "refusal_rate": mean(r["refused"] for r in unanswerable),
         "false_refusal_rate": mean(r["refused"] for r in answerable),
         "latency_p50": median(totals), "latency_p95": percentile(totals, 0.95),
@@ -172,7 +178,8 @@ SUMMARY_ROWS = [
     ("broken_sentences", "broken sentences (a hole where a word was)"),
     ("cited_precision", "cited-paper precision"), ("cited_recall", "cited-paper recall"),
     ("citation_recall", "ALCE citation recall"), ("citation_precision", "ALCE citation precision"),
-    ("fact_recall", "answer-fact recall"), ("refusal_rate", "refusal rate, unanswerable"),
+    ("fact_recall", "answer-fact recall (answered)"), ("fact_recall_multi", "answer-fact recall, multi-paper (answered)"),
+    ("facts_given", "answer-fact recall (all answerable, a refusal gives none)"), ("refusal_rate", "refusal rate, unanswerable"),
     ("false_refusal_rate", "false-refusal rate, answerable"),
     ("latency_p50", "latency p50 (s)"), ("latency_p95", "latency p95 (s)"),
     ("ttft_p50", "time to first token p50 (s)"), ("ttft_p95", "time to first token p95 (s)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from .config import Settings
 from .models import PACKAGED_MODELS, ModelError, assemble
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+MIN_MEASURED_TOKENS = 32  # a prefill of fewer new tokens is too short to time
+RATE_WEIGHT = 0.5  # weight of the latest measurement in the running prefill rate
 
 
 class LLMError(Exception):
@@ -50,6 +53,7 @@ class LlamaCppChat(BaseChatModel):
     temperature: float = 0.0
     _llama: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _prefill_rate: float | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -63,6 +67,17 @@ class LlamaCppChat(BaseChatModel):
                                 n_threads=self.n_threads or os.cpu_count(), verbose=False)
         return self._llama
 
+    @property
+    def prefill_rate(self) -> float | None:
+        """Prompt tokens read a second, a running figure over the calls so far (None before the first)."""
+        return self._prefill_rate
+
+    def note_prefill(self, new_tokens: int, seconds: float) -> None:
+        if new_tokens >= MIN_MEASURED_TOKENS and seconds > 0:
+            rate = new_tokens / seconds
+            previous = self._prefill_rate
+            self._prefill_rate = rate if previous is None else (1 - RATE_WEIGHT) * previous + RATE_WEIGHT * rate
+
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode(), add_bos=False))
 
@@ -71,9 +86,13 @@ class LlamaCppChat(BaseChatModel):
         chat = [{"role": ROLES.get(m.type, "user"), "content": m.content} for m in messages]
         with self._lock:
             llama = self.load()
+            cached, started, timed = llama._input_ids.tolist(), time.perf_counter(), False
             for part in llama.create_chat_completion(chat, max_tokens=kwargs.get("max_tokens", self.max_tokens),
                                                      temperature=self.temperature, stop=stop, stream=True):
                 text = part["choices"][0]["delta"].get("content") or ""
+                if not timed:  # the prompt has been read: time the tokens that were not in the cache
+                    timed, prompt = True, llama._input_ids.tolist()
+                    self.note_prefill(len(prompt) - llama.longest_token_prefix(cached, prompt), time.perf_counter() - started)
                 if text:
                     if run_manager:
                         run_manager.on_llm_new_token(text)

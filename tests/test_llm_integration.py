@@ -132,3 +132,13 @@ def test_wrong_key_and_unreachable_endpoint_are_clear_errors(small_index, llama_
 def test_openai_without_a_url_is_an_error_not_a_fallback(small_index):
     with pytest.raises(LLMError, match="RAG_OPENAI_BASE_URL"):
         make_llm(small_index.model_copy(update={"llm": "openai", "openai_base_url": None}))
+
+
+def test_warm_up_measures_the_prefill_rate_and_a_tight_target_cuts_the_prompt_to_one_source(small_index):
+    model = get_llm(small_index)
+    model.load().reset()
+    assert warm_up(small_index) and model.prefill_rate > 0
+    roomy = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 600}))
+    tight = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 0.01}))
+    assert len(roomy.contexts) == 3 and len(tight.contexts) == 1
+    assert tight.prompt_tokens < roomy.prompt_tokens

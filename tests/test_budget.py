@@ -1,0 +1,39 @@
+"""The prompt budget: what the model reads, sized from its measured prefill rate."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from rag.budget import MIN_SOURCE_CHARS, prompt_budget
+from rag.config import Settings
+
+
+def test_a_fast_host_reads_every_source_in_full():
+    budget = prompt_budget(4, rate=250.0, settings=Settings())
+    assert (budget.sources, budget.chars_per_source) == (4, Settings().context_chars)
+    assert "250 prompt tokens/s" in budget.describe()
+
+
+def test_a_slow_host_reads_less_within_the_first_token_target():
+    fast, slow = prompt_budget(4, 60.0, Settings()), prompt_budget(4, 22.0, Settings())
+    assert slow.chars < fast.chars
+    assert slow.sources >= 1 and slow.chars_per_source >= MIN_SOURCE_CHARS
+    assert prompt_budget(4, 22.0, Settings(first_token_target_s=16)).chars > slow.chars
+
+
+def test_a_very_slow_host_still_reads_one_source():
+    budget = prompt_budget(4, 1.0, Settings())
+    assert (budget.sources, budget.chars_per_source) == (1, MIN_SOURCE_CHARS)
+
+
+def test_no_measured_rate_or_no_target_gives_the_default_with_the_reason():
+    unmeasured = prompt_budget(4, None, Settings())
+    assert (unmeasured.sources, unmeasured.rate) == (4, None) and "no prefill rate measured" in unmeasured.reason
+    assert "no first_token_target_s" in prompt_budget(4, 22.0, Settings(first_token_target_s=None)).reason
+
+
+@pytest.mark.parametrize("target", ["0", "-3"])
+def test_a_target_of_zero_or_less_is_a_clear_error(monkeypatch, target):
+    monkeypatch.setenv("RAG_FIRST_TOKEN_TARGET_S", target)
+    with pytest.raises(ValidationError, match="first_token_target_s"):
+        Settings()
