@@ -293,6 +293,8 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     args = parser.parse_args()
     settings = rag.get_settings()
+    # Gradio's own copy of each upload stays inside the data folder too
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.index_dir / "gradio-cache"))
     indexer = Indexer(settings)
     indexer.start()
     # the model loads and prefills the prompt's fixed start once the index is ready, while the page serves

@@ -165,3 +165,4 @@ def test_a_broken_upload_shows_its_error_and_removing_a_file_drops_its_papers(ap
     expect(page.locator("#ingest-summary textarea")).to_have_value("Removed 1 papers of extra.csv.", timeout=TIMEOUT)
     expect(page.locator("#paper-count")).to_contain_text(f"{before} papers indexed")
     assert not (folder / "index" / "uploads" / "extra.csv").exists()
+    assert list((folder / "index" / "gradio-cache").rglob("broken.jsonl"))  # Gradio's copy stayed in the data folder
