@@ -276,6 +276,7 @@ def build_ui(settings: rag.Settings, indexer: Indexer) -> gr.Blocks:
         send.click(respond, inputs, outputs)
         copy.click(None, markdown, None, js=COPY_JS)
         chat.like(make_vote(settings), answered, None)
+        chat.clear(lambda: ([], {}), None, [pairs, answered])  # the chat's own trash button
         clear.click(lambda: ([], [], {}, "<p>Cited papers appear here.</p>", ""), None,
                     [chat, pairs, answered, sources, markdown])
         timer = gr.Timer(2.0)
