@@ -7,8 +7,12 @@
 """
 from .answer import ask, ask_stream, search, warm_up
 from .config import Settings, get_settings
-from .ingest import index_stats, ingest
-from .types import Answer, Citation, Evidence, Hit, IngestReport, Paper, Skipped
+from .feedback import record_feedback
+from .ingest import index_stats, ingest, list_papers, remove_source
+from .references import answer_markdown, paper_link
+from .types import Answer, Citation, Evidence, Hit, IndexedPaper, IngestReport, Paper, Skipped
+from .upload import ingest_uploads, remove_upload
 
-__all__ = ["ask", "ask_stream", "search", "warm_up", "ingest", "index_stats", "Settings", "get_settings",
-           "Answer", "Citation", "Evidence", "Hit", "IngestReport", "Paper", "Skipped"]
+__all__ = ["ask", "ask_stream", "search", "warm_up", "ingest", "index_stats", "list_papers", "remove_source",
+           "ingest_uploads", "remove_upload", "answer_markdown", "paper_link", "record_feedback", "Settings",
+           "get_settings", "Answer", "Citation", "Evidence", "Hit", "IndexedPaper", "IngestReport", "Paper", "Skipped"]

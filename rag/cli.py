@@ -10,8 +10,10 @@ EXAMPLES = {
     "stats": "example:\n  rag stats",
     "ask": 'examples:\n  rag ask "How can LLM weights be made ternary?"\n  rag ask "Which work scales test-time compute?" --k 6 --llm local-fast --json',
     "chat": "example:\n  rag chat --llm local-fast     # then type questions; follow-ups keep the context",
-    "serve": "example:\n  rag serve --port 7860",
-    "eval": "examples:\n  rag eval --limit 5 --llm local-fast\n  rag eval --out eval/results/run1\n  rag eval --compare eval/results/run1 eval/results/run2",
+    "serve": "examples:\n  rag serve --port 7860             # the web UI\n  rag serve --api --port 8000       # OpenAI-compatible API at http://127.0.0.1:8000/v1",
+    "eval": ("examples:\n  rag eval --limit 5 --llm local-fast\n  rag eval --out eval/results/run1\n"
+             "  rag eval --compare eval/results/run1 eval/results/run2\n"
+             "  rag eval --from-feedback .index/feedback.jsonl --out eval/feedback   # votes -> question stubs"),
 }
 
 
@@ -105,10 +107,28 @@ def cmd_chat(args) -> int:
         history.append((question, answer.text))
 
 
+def serve_api(args) -> int:
+    import uvicorn
+
+    from . import index_stats, ingest
+    from .api import make_api
+    from .config import get_settings
+    settings = get_settings()
+    if index_stats(settings)["chunks"] == 0:
+        print("Indexing the bundled corpus (first start)...", flush=True)
+        print(ingest(settings=settings).summary(), flush=True)
+    start_warm_up(settings)
+    print(f"OpenAI-compatible API at http://{args.host}:{args.port}/v1 (model {settings.api_model!r})", flush=True)
+    uvicorn.run(make_api(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_serve(args) -> int:
     import runpy
     from .config import PROJECT_DIR
-    sys.argv = ["app.py", "--port", str(args.port)]
+    if args.api:
+        return serve_api(args)
+    sys.argv = ["app.py", "--port", str(args.port), "--host", args.host]
     runpy.run_path(str(PROJECT_DIR / "app.py"), run_name="__main__")
     return 0
 
@@ -122,11 +142,25 @@ def cmd_eval(args) -> int:
     if args.compare:
         print(compare(Path(args.compare[0]), Path(args.compare[1])))
         return 0
+    if args.from_feedback:
+        return questions_from_votes(Path(args.from_feedback), Path(args.out or PROJECT_DIR / "eval" / "feedback"))
     out = Path(args.out) if args.out else PROJECT_DIR / "eval" / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
     result = run_eval(settings_from(args), limit=args.limit, k=args.k)
     write_report(result, out)
     print(summary_table(result["summary"]))
     print(f"\nwrote {out}/results.json, report.md and metrics.png")
+    return 0
+
+
+def questions_from_votes(votes_file, out) -> int:
+    from .feedback import questions_from_feedback, read_feedback, write_jsonl
+    if not votes_file.is_file():
+        raise CliError(f"{votes_file}: no such feedback file")
+    questions, review = questions_from_feedback(read_feedback(votes_file))
+    write_jsonl(questions, out / "questions.jsonl")
+    write_jsonl(review, out / "review.jsonl")
+    print(f"{len(questions)} eval questions from upvoted answers -> {out / 'questions.jsonl'} (add facts, then copy them "
+          f"into eval/questions.jsonl)\n{len(review)} downvoted answers to review -> {out / 'review.jsonl'}")
     return 0
 
 
@@ -161,14 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions")
     evaluate.add_argument("--out", default=None, help="output folder (default: eval/results/<timestamp>)")
     evaluate.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="print two runs' metrics side by side")
+    evaluate.add_argument("--from-feedback", metavar="FILE", help="turn the web UI's votes into eval-question stubs "
+                          "(questions.jsonl) and a review list (review.jsonl) in --out (default: eval/feedback)")
     add_answer_options(evaluate)
-    serve = add("serve", "Start the web UI (same as python app.py).", cmd_serve)
-    serve.add_argument("--port", type=int, default=7860)
+    serve = add("serve", "Start the web UI (same as python app.py), or the OpenAI-compatible API.", cmd_serve)
+    serve.add_argument("--api", action="store_true", help="serve /v1/chat/completions and /v1/models instead of the UI")
+    serve.add_argument("--port", type=int, default=None, help="port (default: 7860 for the UI, 8000 for the API)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve" and args.port is None:
+        args.port = 8000 if args.api else 7860
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -60,9 +60,24 @@ class Settings(BaseSettings):
     # Web UI
     auth: str | None = Field(None, description="'user:password' turns on the web UI's login.")
     ui_concurrency: int = Field(4, description="Web UI requests handled at once (the LLM itself runs one at a time).")
+    upload_dir: Path | None = Field(None, description="Where files uploaded in the web UI are kept (default: index_dir/uploads); nothing is written outside it.")
+    upload_max_mb: float = Field(20.0, gt=0, description="Largest upload accepted, in MB: one file, or a zip's files together once unpacked.")
+    feedback_file: Path | None = Field(None, description="JSON lines file the thumbs up/down votes are appended to (default: index_dir/feedback.jsonl).")
+
+    # OpenAI-compatible API (`rag serve --api`)
+    api_key: str | None = Field(None, description="Bearer key the API requires (unset: no key needed).")
+    api_model: str = Field("rag-abstracts", description="Model name the API lists at /v1/models and answers as.")
 
     # Support checking
     support_threshold: float | None = Field(None, description="Support-checker score at or above which a source supports a sentence (default: the threshold fitted on SciFact train).")
+
+    @property
+    def uploads_folder(self) -> Path:
+        return self.upload_dir or self.index_dir / "uploads"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_file or self.index_dir / "feedback.jsonl"
 
 
 def get_settings(**overrides) -> Settings:

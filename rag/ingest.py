@@ -22,7 +22,7 @@ from .embed import get_embedder
 from .lexical import LexicalIndex, open_lexical, sync_lexical
 from .load import load_papers
 from .store import PaperState, Store
-from .types import Chunk, IngestReport, Paper, Skipped
+from .types import Chunk, IndexedPaper, IngestReport, Paper, Skipped
 
 
 def distinct_papers(papers: list[Paper], report: IngestReport) -> list[Paper]:
@@ -133,3 +133,22 @@ def index_stats(settings: Settings | None = None) -> dict:
             "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
             "papers_per_source": {s: len(ids) for s, ids in sorted(sources.items())},
             "papers_with_year": len({m["paper_id"] for m in metadatas if m.get("year")})}
+
+
+def list_papers(settings: Settings | None = None) -> list[IndexedPaper]:
+    """Every indexed paper (id, title, date, source file), sorted by title."""
+    found = Store(settings or get_settings()).all_metadata()["metadatas"]
+    papers = {m["paper_id"]: IndexedPaper(m["paper_id"], m.get("title", ""), m.get("date", ""), m.get("source", ""))
+              for m in found}
+    return sorted(papers.values(), key=lambda p: (p.title.lower(), p.paper_id))
+
+
+def remove_source(source: str, settings: Settings | None = None) -> int:
+    """Delete the papers read from this source file, from Chroma and the lexical index; returns their number."""
+    settings = settings or get_settings()
+    store = Store(settings)
+    ids = store.ids_from_source(source)
+    with closing(open_lexical(settings, store)) as lexical:
+        store.delete(ids)
+        lexical.delete(ids)
+    return len({chunk_id.rsplit(":", 1)[0] for chunk_id in ids})

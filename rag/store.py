@@ -147,6 +147,10 @@ class Store:
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
         self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)
 
+    def ids_from_source(self, source: str) -> list[str]:
+        """Chunk ids of the papers read from this source file."""
+        return self.collection.get(where={"source": source}, include=[])["ids"]
+
     def delete(self, ids: list[str]) -> None:
         if ids:
             self.collection.delete(ids=ids)

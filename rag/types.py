@@ -61,6 +61,15 @@ class IngestReport:
 
 
 @dataclass
+class IndexedPaper:
+    """One row of what the index holds."""
+    paper_id: str
+    title: str
+    date: str
+    source: str
+
+
+@dataclass
 class Hit:
     paper_id: str
     title: str

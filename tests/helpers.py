@@ -1,6 +1,7 @@
 """Starting and stopping real server processes for integration tests."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -37,3 +38,15 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stream_words(handler, model: str, text: str) -> None:
+    """Answer an OpenAI-style chat request (on a BaseHTTPRequestHandler) by streaming the text word by word."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream")
+    handler.end_headers()
+    for word in text.split(" "):
+        chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
+                 "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
+        handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    handler.wfile.write(b"data: [DONE]\n\n")

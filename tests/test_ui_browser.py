@@ -15,7 +15,7 @@ import pytest
 from rag.config import PROJECT_DIR, Settings
 from rag.ingest import ingest
 
-from .helpers import free_port, stop, wait_for_http
+from .helpers import free_port, stop, stream_words, wait_for_http
 from .test_answer import PAPERS
 
 pytestmark = pytest.mark.integration
@@ -112,14 +112,7 @@ class SlowLLM(BaseHTTPRequestHandler):
         n = re.search(r"\[(\d+)\] Sparse Experts for Translation:", prompt).group(1)
         SlowLLM.requests += 1
         self.release.wait(timeout=120)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for word in f"Routing each token to two experts keeps the compute per token constant [{n}].".split(" "):
-            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+        stream_words(self, body["model"], f"Routing each token to two experts keeps the compute per token constant [{n}].")
 
     def log_message(self, *args):
         pass
