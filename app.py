@@ -2,7 +2,7 @@
 
     python app.py [--port 7860] [--host 127.0.0.1] [--share]
 
-Only the public contract is used: rag.ask_stream, rag.warm_up, rag.ingest, rag.index_stats, the collection
+Only the public contract is used: rag.ask_stream, rag.warm_up, rag.model_speed, rag.ingest, rag.index_stats, the collection
 functions (rag.ingest_uploads, rag.list_papers, rag.remove_upload), rag.answer_markdown, rag.paper_link,
 rag.record_feedback and settings.
 The source cards show as soon as retrieval is done (rag.Evidence), then the answer streams beside them.
@@ -66,10 +66,19 @@ class Indexer:
         finally:
             self.ready.set()
 
+    def settled(self) -> bool:
+        """Nothing left for the status line to wait for: the index is built and the model's speed known."""
+        hosted = self.settings.llm == "openai"
+        return self.ready.is_set() and (hosted or rag.model_speed(self.settings)["prefill_tokens_per_s"] is not None)
+
     def status(self) -> str:
         if self.error:
             return f"**Index problem:** {html.escape(self.error)}"
-        return "Index ready." if self.ready.is_set() else "**Indexing the bundled corpus...** answers start once it is done."
+        if not self.ready.is_set():
+            return "**Indexing the bundled corpus...** answers start once it is done."
+        speed = rag.model_speed(self.settings)
+        rate = f"{speed['prefill_tokens_per_s']:g} prompt tokens/s" if speed["prefill_tokens_per_s"] else "speed not measured yet"
+        return f"Index ready. Model `{speed['model']}`: {rate}; reads {speed['prompt_budget']}."
 
 
 def link_markers(text: str) -> str:
@@ -280,7 +289,7 @@ def build_ui(settings: rag.Settings, indexer: Indexer) -> gr.Blocks:
         clear.click(lambda: ([], [], {}, "<p>Cited papers appear here.</p>", ""), None,
                     [chat, pairs, answered, sources, markdown])
         timer = gr.Timer(2.0)
-        timer.tick(lambda: (indexer.status(), gr.Timer(active=not indexer.ready.is_set())), None, [status, timer])
+        timer.tick(lambda: (indexer.status(), gr.Timer(active=not indexer.settled())), None, [status, timer])
         demo.load(lambda: gr.Dropdown(choices=available_years(settings) if indexer.ready.is_set() else ["any"]),
                   None, year)
         demo.load(lambda: collection_view(settings), None, [count, table, source])

@@ -13,7 +13,7 @@ from .compose import complete_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
 from .generate import generate, stream_tokens
-from .llm import LlamaCppChat, get_llm
+from .llm import LlamaCppChat, get_llm, loaded_llm
 from .prompt import REFUSAL, answer_messages, answer_prompt_start, condense_messages
 from .retrieve import focus_sentences, get_retriever
 from .support import get_checker, split_sentences
@@ -139,6 +139,16 @@ def ask(question: str, k: int | None = None, history: History | None = None, yea
     """Answer a question from the indexed abstracts, every sentence cited and checked."""
     *_, answer = ask_stream(question, k=k, history=history, year=year, settings=settings)
     return answer
+
+
+def model_speed(settings: Settings | None = None) -> dict:
+    """The answer model, its measured prefill rate (a local model, once warmed up or asked) and the
+    prompt budget that rate gives. Loads nothing."""
+    settings = settings or get_settings()
+    rate = getattr(loaded_llm(settings), "prefill_rate", None)
+    return {"model": settings.llm, "prefill_tokens_per_s": None if rate is None else round(rate, 1),
+            "first_token_target_s": settings.first_token_target_s,
+            "prompt_budget": prompt_budget(settings.k, rate, settings).describe()}
 
 
 def warm_up(settings: Settings | None = None) -> bool:

@@ -29,8 +29,13 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from . import index_stats
-    print(json.dumps(index_stats(), indent=2))
+    from . import index_stats, model_speed, warm_up
+    settings = settings_from(args)
+    print(json.dumps(index_stats(settings), indent=2), flush=True)
+    if not args.no_model:
+        print("measuring the model's prefill rate (rag stats --no-model skips it)...", file=sys.stderr)
+        warm_up(settings)
+    print(json.dumps(model_speed(settings), indent=2))
     return 0
 
 
@@ -184,7 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = add("ingest", "Index abstracts (.txt page dumps, .jsonl, .csv).", cmd_ingest)
     ingest.add_argument("paths", nargs="*", help="files or folders (default: the bundled corpus)")
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
-    add("stats", "Show what the index holds.", cmd_stats)
+    stats = add("stats", "Show what the index holds, the model, its measured prefill rate and the prompt budget.",
+                cmd_stats)
+    stats.add_argument("--no-model", action="store_true", help="do not load the model to measure its speed")
+    stats.add_argument("--llm", default=None, help="local, local-fast, openai, or a .gguf path (default: RAG_LLM)")
     ask = add("ask", "Answer one question, with numbered references.", cmd_ask)
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the whole Answer as JSON")

@@ -160,11 +160,20 @@ _models: dict[tuple, BaseChatModel] = {}
 _models_lock = threading.Lock()
 
 
-def get_llm(settings: Settings) -> BaseChatModel:
-    """One model per backend configuration per process, shared by every caller."""
-    key = tuple(getattr(settings, name) for name in (
+def model_key(settings: Settings) -> tuple:
+    return tuple(getattr(settings, name) for name in (
         "llm", "openai_base_url", "openai_model", "openai_api_key", "model_cache_dir", "n_ctx", "n_threads",
         "max_tokens", "temperature"))
+
+
+def loaded_llm(settings: Settings) -> BaseChatModel | None:
+    """The model get_llm made for these settings, if it did (nothing is loaded)."""
+    return _models.get(model_key(settings))
+
+
+def get_llm(settings: Settings) -> BaseChatModel:
+    """One model per backend configuration per process, shared by every caller."""
+    key = model_key(settings)
     with _models_lock:
         if key not in _models:
             _models[key] = make_llm(settings)

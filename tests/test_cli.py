@@ -26,6 +26,26 @@ def test_ingest_prints_a_summary_with_skipped_files(settings, hash_embedder, tmp
     assert "papers in index: 1" in out and "missing.csv: no such file" in out
 
 
+def test_stats_show_the_model_and_its_prompt_budget(settings, hash_embedder, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "a", "title": "A", "abstract": "An abstract."}) + "\n")
+    main(["ingest", str(good)])
+    capsys.readouterr()
+    assert main(["stats", "--no-model"]) == 0
+    out = capsys.readouterr().out
+    speed = json.loads(out[out.rindex("{\n"):])
+    assert speed["model"] == "local" and speed["prefill_tokens_per_s"] is None
+    assert speed["prompt_budget"].startswith("4 sources x 400 characters (default: no prefill rate measured")
+
+
+def test_a_first_token_target_of_zero_is_a_clear_error(settings, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
+    monkeypatch.setenv("RAG_FIRST_TOKEN_TARGET_S", "0")
+    assert main(["stats", "--no-model"]) == 1
+    assert "first_token_target_s" in capsys.readouterr().err
+
+
 def test_errors_are_one_readable_line(settings, hash_embedder, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_dir))
     good = tmp_path / "good.jsonl"
