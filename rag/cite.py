@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .prompt import REFUSAL
-from .support import SupportChecker, SupportResult, flip, split_sentences
+from .support import SupportChecker, SupportResult, content_words, flip, split_sentences
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -25,6 +25,8 @@ VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
 # a marker read as a noun: after a word that needs one ("the method in [1] ..."), or before a word ("[1] shows")
 NOUN_MARKER = re.compile(r"\b(?P<word>in|by|of|from|see|with|than|to|on|the|as|like|following)\s+\[(?P<a>\d+)\]"
                          r"|^(?P<lead>\W*)\[(?P<b>\d+)\](?=\s+[A-Za-z])|\[(?P<c>\d+)\](?=\s+(?!and\b|or\b)[a-z])", re.IGNORECASE)
+# a rejected sentence sharing this share of its words with a sentence of its cited source is a near copy of it
+NEAR_COPY = 0.8
 # a source that was not cited must clear this higher bar before its marker is added
 UNCITED_MARGIN = 0.2
 
@@ -151,6 +153,21 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker,
     return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
 
 
+def source_copy(sentence: str, hits: list[Hit]) -> VerifiedSentence | None:
+    """A rejected sentence that is a near copy of a sentence of the source it cites (a number or a word
+    changed) gives way to that sentence, verbatim: grounded by construction."""
+    text = strip_markers(sentence)
+    said = content_words(text)
+    if names_only(text, hits) or INSTRUCTION.search(sentence) or len(said) < 4:
+        return None
+    for n in dict.fromkeys(markers_in(sentence)):
+        if 1 <= n <= len(hits):
+            for copy in split_sentences(hits[n - 1].abstract or hits[n - 1].text):
+                if len(said & content_words(copy)) >= NEAR_COPY * len(said) and not INSTRUCTION.search(copy):
+                    return VerifiedSentence(copy, [n], {n: copy})
+    return None
+
+
 def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) -> list[VerifiedSentence]:
     """The supported sentences. One whose subject is a pronoun goes when the claim before it went,
     unless that claim cited the source matching it best and the same source supports this one
@@ -160,7 +177,7 @@ def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) 
         sentence = name_cited_papers(sentence, hits)
         results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True,
                                      cited=markers_in(sentence))
-        verified = verify_sentence(sentence, hits, checker, results)
+        verified = verify_sentence(sentence, hits, checker, results) or source_copy(sentence, hits)
         if verified and not previous_kept and PRONOUN_START.search(sentence):
             verified = verified if set(verified.sources) <= previous_subject else None
         if verified:

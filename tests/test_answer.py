@@ -119,6 +119,15 @@ def test_unsupported_sentences_are_removed(index, fake_llm):
     assert "two experts" in answer.text and "Turing" not in answer.text and "TPUs" not in answer.text
 
 
+def test_a_rejected_near_copy_of_its_cited_sentence_gives_way_to_that_sentence_verbatim(index, fake_llm):
+    question = "To how many bits is the key-value cache quantized?"
+    kv = searched_number(question, "kv", index)
+    fake_llm([f"We quantize the key-value cache of transformer language models to 4 bits [{kv}]."])
+    answer = ask(question, k=2, settings=index)
+    assert answer.text == f"We quantize the key-value cache of transformer language models to 2 bits [{kv}]."
+    assert answer.citations[0].quote == "We quantize the key-value cache of transformer language models to 2 bits."
+
+
 def test_a_pronoun_sentence_goes_with_the_unsupported_claim_before_it(index, fake_llm):
     question = "How many experts does the translation model use?"
     fake_llm([f"The KV cache paper trains a translation model on 4,096 TPUs [{searched_number(question, 'kv', index)}]. "
