@@ -27,7 +27,9 @@ class Settings(BaseSettings):
 
     # Embeddings and chunking
     embedding_model: str = Field("all-MiniLM-L6-v2", description="'all-MiniLM-L6-v2' (the packaged model) or a path to any sentence-transformers model folder.")
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field("torch", description="Runtime of the embedding model: 'torch' (sentence-transformers), 'onnx' (ONNX Runtime, fp32 graph exported once into model_cache_dir; same vectors within 1e-4 cosine, so it shares indexes with torch) or 'onnx-int8' (int8 weights: faster, slightly different vectors, so an index built with it needs `rag ingest --rebuild` to switch back). Measured in README (bench/ingest.py).")
     embed_batch_size: int = Field(64, description="Chunks embedded per batch during ingest.")
+    ingest_batch_papers: int = Field(500, gt=0, description="Papers read, chunked, embedded and written per step of an ingest: memory grows with this, not with the size of the files.")
     chunk_size: int = Field(400, description="Target chunk length in characters (chosen by retrieval recall and prompt size, see README).")
     chunk_overlap: int = Field(80, description="Characters shared by neighbouring chunks.")
 
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
 
     # Generation
     llm: str = Field("local", description="'local' (Qwen2.5-Coder-1.5B), 'local-fast' (0.5B), 'openai', a path to a GGUF file, or a transformers model folder.")
-    model_cache_dir: Path = Field(Path.home() / ".cache" / "rag-abstracts", description="Where packaged GGUF models are assembled once.")
+    model_cache_dir: Path = Field(Path.home() / ".cache" / "rag-abstracts", description="Where packaged GGUF models are assembled once, and the embedding model's ONNX export is written.")
     n_ctx: int = Field(4096, description="Context window of the local model, in tokens.")
     n_threads: int | None = Field(None, description="CPU threads for the local model (default: all cores).")
     retry_with_top_source: bool = Field(True, description="When verification rejects a whole answer, ask once more with only the best-matching source (a few seconds more on those questions).")
