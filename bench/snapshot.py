@@ -1,7 +1,7 @@
 """Streaming ingest of an arXiv-snapshot-style file: filters, flat memory, a kill part way and a re-run.
 
     python bench/snapshot.py [--records 200000] [--category cs.CL] [--since 2023-01-01]
-                             [--backend onnx-int8] [--kill-at 0.5] [--no-filter]
+                             [--backend onnx-int8] [--kill-at 0.25] [--no-filter]
 
 Writes (once, cached in model_cache_dir/bench) a JSONL file of --records records shaped like
 arXiv's metadata snapshot (id, authors, title, categories, abstract, versions, update_date,
@@ -10,8 +10,9 @@ replaced, categories and dates drawn at random (cs.CL in about 1 record in 8, da
 Then, in child processes, into a fresh local index:
 1. `ingest(file, --category, --since)` is killed (SIGKILL) once --kill-at of the expected
    chunks are written;
-2. the same ingest is run again to the end: its seconds, papers/s, peak RSS and its RSS
-   sampled as it reads the file (flat memory: the RSS does not grow with the bytes read);
+2. the same ingest is run again to the end: its seconds, papers/s and peak RSS.
+Both runs' RSS is sampled as they read the file: flat memory means it does not grow with
+the bytes read once the embedding model is loaded (at the first paper to embed);
 3. Chroma's and the lexical index's chunk ids are checked against the file's: no duplicate,
    none missing, none extra.
 --no-filter ingests every record (the full size: hours on 2 cores).
@@ -27,7 +28,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -118,45 +118,42 @@ def progress_lines(process: subprocess.Popen):
             line += char
 
 
-def kill_part_way(path: Path, wanted: PaperFilter, env: dict, kill_at_chunks: int) -> int:
-    process = start_child(path, wanted, env)
+def follow(process: subprocess.Popen, kill_at_chunks: int | None = None) -> tuple[list[tuple[float, float]], int]:
+    """(share of the file read, RSS MB) samples from the progress bar; SIGKILL once kill_at_chunks are written.
+    Returns the samples and the chunks written when it stopped."""
+    samples: list[tuple[float, float]] = []
+    written = 0
     for line in progress_lines(process):
-        written = re.search(r"chunks=(\d+)", line)
-        if written and int(written.group(1)) >= kill_at_chunks:
+        share, chunks, rss = re.search(r"ingesting:\s+(\d+)%", line), re.search(r"chunks=(\d+)", line), rss_mb(process.pid)
+        written = int(chunks.group(1)) if chunks else written
+        if share and rss:
+            samples.append((int(share.group(1)) / 100, rss))
+        if kill_at_chunks is not None and written >= kill_at_chunks:
             process.send_signal(signal.SIGKILL)
-            process.wait()
-            return int(written.group(1))
+            break
     process.wait()
-    raise SystemExit(f"the ingest ended (code {process.returncode}) before {kill_at_chunks} chunks were written")
+    return samples, written
+
+
+def kill_part_way(path: Path, wanted: PaperFilter, env: dict, kill_at_chunks: int) -> tuple[list, int]:
+    samples, written = follow(start_child(path, wanted, env), kill_at_chunks)
+    if written < kill_at_chunks:
+        raise SystemExit(f"the ingest ended before {kill_at_chunks} chunks were written")
+    return samples, written
 
 
 def run_to_the_end(path: Path, wanted: PaperFilter, env: dict) -> tuple[dict, list[tuple[float, float]]]:
     """The child's report, and (share of the file read, RSS MB) sampled as it went."""
     process = start_child(path, wanted, env)
-    samples: list[tuple[float, float]] = []
-    stderr_tail: list[str] = []
-
-    def watch() -> None:
-        for line in progress_lines(process):
-            stderr_tail[:] = (stderr_tail + [line])[-20:]
-            share = re.search(r"ingesting:\s+(\d+)%", line)
-            rss = rss_mb(process.pid)
-            if share and rss:
-                samples.append((int(share.group(1)) / 100, rss))
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    out = process.stdout.read()
-    process.wait()
-    watcher.join(timeout=5)
+    samples, _ = follow(process)  # the child writes its one stdout line at the end
     if process.returncode:
-        raise SystemExit(f"the re-run failed (code {process.returncode}):\n" + "\n".join(stderr_tail))
-    return json.loads(out.strip().splitlines()[-1]), samples
+        raise SystemExit(f"the re-run failed (code {process.returncode})")
+    return json.loads(process.stdout.read().strip().splitlines()[-1]), samples
 
 
 def rss_along_the_file(samples: list[tuple[float, float]]) -> str:
     marks = []
-    for target in (0.1, 0.25, 0.5, 0.75, 0.99):
+    for target in (0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.99):
         reached = [rss for share, rss in samples if share >= target]
         if reached:
             marks.append(f"{target:.0%}: {reached[0]:.0f} MB")
@@ -180,7 +177,7 @@ def main() -> None:
     parser.add_argument("--since", default="2023-01-01")
     parser.add_argument("--no-filter", action="store_true", help="ingest every record (the full size)")
     parser.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx", "onnx-int8"])
-    parser.add_argument("--kill-at", type=float, default=0.5, help="share of the expected chunks written before the kill")
+    parser.add_argument("--kill-at", type=float, default=0.25, help="share of the expected chunks written before the kill")
     args = parser.parse_args()
     settings = Settings(embedding_backend=args.backend)
     wanted = (PaperFilter() if args.no_filter else
@@ -198,9 +195,10 @@ def main() -> None:
         index_settings = settings.model_copy(update={"index_dir": Path(folder)})
         env = {**os.environ, "RAG_INDEX_DIR": folder, "RAG_EMBEDDING_BACKEND": args.backend}
         started = time.perf_counter()
-        killed_at = kill_part_way(path, wanted, env, int(args.kill_at * len(expected)))
+        killed_samples, killed_at = kill_part_way(path, wanted, env, int(args.kill_at * len(expected)))
         print(f"killed after {killed_at} chunks ({time.perf_counter() - started:.0f} s); "
-              f"Chroma holds {Store(index_settings).count()}", flush=True)
+              f"Chroma holds {Store(index_settings).count()}; RSS as the file was read: "
+              f"{rss_along_the_file(killed_samples)}", flush=True)
         report, samples = run_to_the_end(path, wanted, env)
         kept = report["entries_read"] - report["filtered"]
         print(f"re-run: {report['seconds']:.0f} s, {report['entries_read']} records read "
