@@ -16,20 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.config import Settings  # noqa: E402
-from rag.evaluate import load_questions, mean, reciprocal_rank, recall_at_k  # noqa: E402
+from rag.evaluate import load_questions, retrieval_quality  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.retrieve import HybridRetriever  # noqa: E402
 
 FUSIONS = ("rrf", "scores")
-
-
-def score(retriever: HybridRetriever, questions: list[dict], k: int) -> tuple[float, float]:
-    recalls, ranks = [], []
-    for q in questions:
-        hits = retriever.search(q["question"], k=k)
-        recalls.append(recall_at_k(hits, q["gold"]))
-        ranks.append(reciprocal_rank(hits, q["gold"]))
-    return mean(recalls), mean(ranks)
 
 
 def main() -> None:
@@ -46,7 +37,7 @@ def main() -> None:
             report = ingest(settings=settings, show_progress=False)
             row = f"{size:>10} {settings.chunk_overlap:>8} {report.chunks_added:>7}"
             for fusion in FUSIONS:
-                recall, mrr = score(HybridRetriever(settings.model_copy(update={"fusion": fusion})), questions, args.k)
+                recall, mrr = retrieval_quality(HybridRetriever(settings.model_copy(update={"fusion": fusion})), questions, args.k)
                 row += f"{recall:>17.3f} {mrr:>11.3f}"
             print(row, flush=True)
 

@@ -6,7 +6,7 @@ import json
 import sys
 
 EXAMPLES = {
-    "ingest": "examples:\n  rag ingest                     # the bundled corpus\n  rag ingest papers.jsonl more/  # your own files and folders\n  rag ingest --rebuild           # start the index afresh",
+    "ingest": "examples:\n  rag ingest                     # the bundled corpus\n  rag ingest papers.jsonl more/  # your own files and folders\n  rag ingest --rebuild           # start the index afresh\n  rag ingest arxiv-metadata-oai-snapshot.json --category cs.CL --since 2023-01-01",
     "stats": "example:\n  rag stats",
     "ask": 'examples:\n  rag ask "How can LLM weights be made ternary?"\n  rag ask "Which work scales test-time compute?" --k 6 --llm local-fast --json',
     "chat": "example:\n  rag chat --llm local-fast     # then type questions; follow-ups keep the context",
@@ -21,9 +21,19 @@ class CliError(Exception):
     """An error shown to the user as one clean line."""
 
 
+def paper_filter(args):
+    from datetime import date
+    from .load import PaperFilter
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise CliError(f"--since {args.since!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-01-01") from None
+    return PaperFilter(tuple(args.category or ()), since)
+
+
 def cmd_ingest(args) -> int:
     from . import ingest
-    report = ingest(args.paths or None, rebuild=args.rebuild)
+    report = ingest(args.paths or None, rebuild=args.rebuild, wanted=paper_filter(args))
     print(report.summary())
     return 0
 
@@ -189,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = add("ingest", "Index abstracts (.txt page dumps, .jsonl, .csv).", cmd_ingest)
     ingest.add_argument("paths", nargs="*", help="files or folders (default: the bundled corpus)")
     ingest.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
+    ingest.add_argument("--category", action="append", metavar="CAT",
+                        help="only papers with this category among their space-separated categories "
+                             "('cs' takes every cs.*); repeat for any of several")
+    ingest.add_argument("--since", metavar="YYYY-MM-DD",
+                        help="only papers dated on or after this day (date, else update_date, else first version)")
     stats = add("stats", "Show what the index holds, the model, its measured prefill rate and the prompt budget.",
                 cmd_stats)
     stats.add_argument("--no-model", action="store_true", help="do not load the model to measure its speed")

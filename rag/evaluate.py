@@ -60,6 +60,16 @@ def reciprocal_rank(hits: list[Hit], gold: list[str]) -> float:
     return 0.0
 
 
+def retrieval_quality(retriever, questions: list[dict], k: int) -> tuple[float, float]:
+    """Mean recall@k and MRR of a retriever over questions with gold papers."""
+    recalls, ranks = [], []
+    for q in questions:
+        hits = retriever.search(q["question"], k=k)
+        recalls.append(recall_at_k(hits, q["gold"]))
+        ranks.append(reciprocal_rank(hits, q["gold"]))
+    return mean(recalls), mean(ranks)
+
+
 def fact_found(fact: str, answer_text: str) -> bool:
     words = set(tokenize(fact))
     return bool(words) and len(words & set(tokenize(answer_text))) / len(words) >= 0.6

@@ -1,22 +1,27 @@
 """Load stage: read abstract collections into Papers.
 
 Formats: "Daily Papers" page dumps (.txt), JSON lines (.jsonl) and CSV (.csv)
-with fields id, title, abstract and optional authors, date, categories.
-Every entry that cannot be read becomes a Skipped naming its file and line.
+with fields id, title, abstract and optional authors, date, categories (or the
+arXiv snapshot's update_date and versions). JSONL and CSV are read one line at
+a time, so memory does not grow with the file. Every entry that cannot be read
+becomes a Skipped naming its file and line.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from .types import Paper, Skipped
 
-SUPPORTED_SUFFIXES = {".txt", ".jsonl", ".csv"}
+SUPPORTED_SUFFIXES = {".txt", ".jsonl", ".json", ".csv"}  # .json: JSON lines, as arXiv's snapshot
 PAGE_HEADER_LINES = {
     "new", "subscribe", "daily papers", "byak and the research community",
     "get trending papers in your email inbox!", "get trending papers in your email inbox once a day!",
@@ -32,6 +37,9 @@ LATEX_COMMAND = re.compile(r"\\([A-Za-z]+|[%&_#${}\\()])")
 LATEX_ACCENT = re.compile(r"""\\(['"`^~])\{?([A-Za-z])\}?""")
 COMBINING_ACCENTS = {"'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303"}
 MIN_ABSTRACT_CHARS = 80
+HEAD_BYTES = 4096
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+ByteCounter = Callable[[int], None]  # told how many bytes of a file were just read
 
 
 class LoadError(Exception):
@@ -65,12 +73,19 @@ def year_of(date: str) -> int | None:
     return int(found.group(0)) if found else None
 
 
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
-    if not data.strip():
+def check_head(head: bytes, size: int) -> None:
+    """A whole-file verdict from its first bytes: empty, or binary rather than text."""
+    if size == 0 or (size <= len(head) and not head.strip()):
         raise LoadError("the file is empty")
-    if b"\x00" in data[:4096]:
-        raise LoadError("looks like a binary file, not text; give a .txt, .jsonl or .csv file of abstracts")
+    if b"\x00" in head:
+        raise LoadError("looks like a binary file, not text; give a .txt, .jsonl, .json (JSON lines) or .csv file of abstracts")
+
+
+def read_text(path: Path, on_read: ByteCounter | None = None) -> str:
+    data = path.read_bytes()
+    check_head(data[:HEAD_BYTES], len(data))
+    if on_read:
+        on_read(len(data))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -78,17 +93,43 @@ def read_text(path: Path) -> str:
         raise LoadError(f"not valid UTF-8 (byte {err.start}); re-save the file as UTF-8", line) from None
 
 
-def load_path(path: Path) -> tuple[list[Paper], list[Skipped]]:
-    """Papers from one file, and what was skipped in it."""
-    if not path.exists():
-        return [], [Skipped(str(path), None, "no such file or folder")]
-    reader = {".txt": parse_daily_papers, ".jsonl": parse_jsonl, ".csv": parse_csv}.get(path.suffix.lower())
-    if reader is None:
-        return [], [Skipped(str(path), None, f"unsupported file type '{path.suffix}'; use .txt, .jsonl or .csv")]
+def byte_lines(path: Path, on_read: ByteCounter | None = None) -> Iterator[tuple[int, bytes]]:
+    """Numbered raw lines of a file, read one at a time."""
+    with path.open("rb") as handle:
+        check_head(handle.read(HEAD_BYTES), path.stat().st_size)
+        handle.seek(0)
+        for number, raw in enumerate(handle, start=1):
+            if on_read:
+                on_read(len(raw))
+            yield number, raw
+
+
+def decode_line(raw: bytes, number: int) -> str:
     try:
-        return reader(read_text(path), str(path))
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LoadError(f"not valid UTF-8 (byte {err.start} of the line); re-save the file as UTF-8", number) from None
+
+
+def read_daily_papers(path: Path, on_read: ByteCounter | None = None) -> Iterator[Paper | Skipped]:
+    papers, skipped = parse_daily_papers(read_text(path, on_read), str(path))  # page dumps are small
+    yield from skipped
+    yield from papers
+
+
+def read_path(path: Path, on_read: ByteCounter | None = None) -> Iterator[Paper | Skipped]:
+    """Papers from one file and what was skipped in it, as they are read."""
+    if not path.exists():
+        yield Skipped(str(path), None, "no such file or folder")
+        return
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        yield Skipped(str(path), None, f"unsupported file type '{path.suffix}'; use .txt, .jsonl, .json (JSON lines) or .csv")
+        return
+    try:
+        yield from reader(path, on_read)
     except LoadError as err:
-        return [], [Skipped(str(path), err.line, err.reason)]
+        yield Skipped(str(path), err.line, err.reason)
 
 
 def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[Skipped]]:
@@ -99,7 +140,7 @@ def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[Skipped]]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
             if not found:
-                skipped.append(Skipped(str(path), None, "folder holds no .txt, .jsonl or .csv files"))
+                skipped.append(Skipped(str(path), None, "folder holds no .txt, .jsonl, .json or .csv files"))
             files += found
         elif path.exists() or path.suffix:
             files.append(path)
@@ -108,14 +149,16 @@ def expand_paths(paths: list[str | Path]) -> tuple[list[Path], list[Skipped]]:
     return files, skipped
 
 
-def load_papers(paths: list[str | Path]) -> tuple[list[Paper], list[Skipped]]:
-    files, skipped = expand_paths(paths)
-    papers: list[Paper] = []
+def read_files(files: list[Path], on_read: ByteCounter | None = None) -> Iterator[Paper | Skipped]:
     for file in files:
-        found, bad = load_path(file)
-        papers += found
-        skipped += bad
-    return papers, skipped
+        yield from read_path(file, on_read)
+
+
+def load_papers(paths: list[str | Path]) -> tuple[list[Paper], list[Skipped]]:
+    """Every paper of these files and folders in memory (small collections; ingest streams instead)."""
+    files, skipped = expand_paths(paths)
+    papers, bad = split_results(read_files(files))
+    return papers, skipped + bad
 
 
 # --- "Daily Papers" page dumps ---------------------------------------------
@@ -175,6 +218,14 @@ def attach_metadata(papers: list[Paper], line: str, number: int, source: str) ->
 
 # --- JSONL and CSV records ---------------------------------------------------
 
+def record_date(record: dict) -> str:
+    """The record's date, else its update_date, else its first version's date (arXiv snapshot)."""
+    versions = record.get("versions")
+    first_version = versions[0] if isinstance(versions, list) and versions else {}
+    created = first_version.get("created") if isinstance(first_version, dict) else None
+    return str(record.get("date") or record.get("update_date") or created or "")
+
+
 def paper_from_record(record: dict, source: str, line: int) -> Paper | Skipped:
     if not isinstance(record, dict):
         return Skipped(source, line, "record is not a JSON object")
@@ -185,41 +236,106 @@ def paper_from_record(record: dict, source: str, line: int) -> Paper | Skipped:
     own_id = str(record.get("id") or "").strip()
     if not title and not own_id:
         return Skipped(source, line, "record has neither a title nor an id")
-    date = str(record.get("date") or record.get("update_date") or "")
+    date_text = record_date(record)
     return Paper(
         paper_id=own_id or paper_id_for(title),
         title=title or abstract[:80].rsplit(" ", 1)[0] + "...",
-        abstract=abstract, source=source, line=line, date=date, year=year_of(date),
+        abstract=abstract, source=source, line=line, date=date_text, year=year_of(date_text),
         authors=str(record.get("authors") or ""), categories=str(record.get("categories") or ""),
     )
 
 
-def split_results(results: list[Paper | Skipped]) -> tuple[list[Paper], list[Skipped]]:
-    return [r for r in results if isinstance(r, Paper)], [r for r in results if isinstance(r, Skipped)]
+def split_results(results: Iterable[Paper | Skipped]) -> tuple[list[Paper], list[Skipped]]:
+    papers, skipped = [], []
+    for result in results:
+        (papers if isinstance(result, Paper) else skipped).append(result)
+    return papers, skipped
 
 
-def parse_jsonl(text: str, source: str) -> tuple[list[Paper], list[Skipped]]:
-    results: list[Paper | Skipped] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            results.append(Skipped(source, number, f"malformed JSON: {err.msg} at column {err.colno}"))
-            continue
-        results.append(paper_from_record(record, source, number))
-    return split_results(results)
+def jsonl_record(raw: bytes, number: int, source: str) -> Paper | Skipped | None:
+    """The paper on one JSONL line, a Skipped saying why not, or None for a blank line."""
+    try:
+        line = decode_line(raw, number)
+    except LoadError as err:
+        return Skipped(source, number, err.reason)
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        return Skipped(source, number, f"malformed JSON: {err.msg} at column {err.colno}")
+    return paper_from_record(record, source, number)
 
 
-def parse_csv(text: str, source: str) -> tuple[list[Paper], list[Skipped]]:
-    reader = csv.DictReader(io.StringIO(text))
+def read_jsonl(path: Path, on_read: ByteCounter | None = None) -> Iterator[Paper | Skipped]:
+    for number, raw in byte_lines(path, on_read):
+        if (result := jsonl_record(raw, number, str(path))) is not None:
+            yield result
+
+
+def read_json_lines(path: Path, on_read: ByteCounter | None = None) -> Iterator[Paper | Skipped]:
+    """A .json file holding one object per line (arXiv's snapshot); a JSON array is refused, not loaded whole."""
+    with path.open("rb") as handle:
+        if handle.read(HEAD_BYTES).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            raise LoadError("a JSON array, not JSON lines; write one object per line (.jsonl) so it can be streamed", 1)
+    yield from read_jsonl(path, on_read)
+
+
+def read_csv(path: Path, on_read: ByteCounter | None = None) -> Iterator[Paper | Skipped]:
+    """Rows as papers; a line that is not UTF-8 ends the file there (a row may span lines)."""
+    source = str(path)
+    reader = csv.DictReader(decode_line(raw, number) for number, raw in byte_lines(path, on_read))
     columns = [c.strip().lower() for c in reader.fieldnames or []]
     if "abstract" not in columns:
-        return [], [Skipped(source, 1, f"CSV has no 'abstract' column (columns: {', '.join(columns) or 'none'})")]
-    results: list[Paper | Skipped] = []
+        yield Skipped(source, 1, f"CSV has no 'abstract' column (columns: {', '.join(columns) or 'none'})")
+        return
     for row in reader:
         record = {(k or "").strip().lower(): v for k, v in row.items()}
         # the reader's line_num is the last physical line of the row
-        results.append(paper_from_record(record, source, reader.line_num))
-    return split_results(results)
+        yield paper_from_record(record, source, reader.line_num)
+
+
+READERS = {".txt": read_daily_papers, ".jsonl": read_jsonl, ".json": read_json_lines, ".csv": read_csv}
+
+
+# --- filters -------------------------------------------------------------------
+
+def parse_date(text: str) -> date | None:
+    """A full date from "2023-01-31", "Mon, 2 Apr 2007 19:18:42 GMT" or "Oct 28, 2024"; None otherwise."""
+    text = (text or "").strip()
+    if found := ISO_DATE.search(text):
+        try:
+            return date(*map(int, found.groups()))
+        except ValueError:
+            return None
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return datetime.strptime(text.replace("Sept ", "Sep "), "%b %d, %Y").date()
+    except ValueError:
+        return None
+
+
+def in_category(paper_categories: str, wanted: str) -> bool:
+    """Any of the space-separated categories is the wanted one or inside it ("cs" holds "cs.CL")."""
+    return any(c == wanted or c.startswith(wanted + ".") for c in paper_categories.split())
+
+
+@dataclass(frozen=True)
+class PaperFilter:
+    """Which papers an ingest keeps: any of these categories, dated on or after `since`."""
+    categories: tuple[str, ...] = ()
+    since: date | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.categories) or self.since is not None
+
+    def accepts(self, paper: Paper) -> bool:
+        if self.categories and not any(in_category(paper.categories, c) for c in self.categories):
+            return False
+        if self.since is None:
+            return True
+        published = parse_date(paper.date)
+        return published is not None and published >= self.since

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from .config import Settings
-from .embed import get_embedder
+from .embed import embedder_options, get_embedder
 from .lexical import open_lexical, sync_lexical
 from .store import Store
 from .support import content_words, split_sentences
@@ -40,7 +40,7 @@ class HybridRetriever:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        self.embedder = get_embedder(*embedder_options(settings))
         self.store = Store(settings, self.embedder)
         self.vectors = self.store.vectors()
         self.lexical = open_lexical(settings, self.store)
@@ -126,8 +126,8 @@ _retrievers_lock = threading.Lock()
 
 def get_retriever(settings: Settings) -> HybridRetriever:
     key = (str(settings.index_dir), settings.chroma_host, settings.chroma_port, settings.collection,
-           settings.embedding_model, settings.chunk_size, settings.chunk_overlap, settings.candidates,
-           settings.max_chunks_per_paper, settings.fusion, settings.dense_weight, settings.rrf_k)
+           settings.embedding_model, settings.embedding_backend, settings.chunk_size, settings.chunk_overlap,
+           settings.candidates, settings.max_chunks_per_paper, settings.fusion, settings.dense_weight, settings.rrf_k)
     with _retrievers_lock:
         if key not in _retrievers:
             _retrievers[key] = HybridRetriever(settings)

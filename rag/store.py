@@ -1,7 +1,9 @@
 """Store stage: the Chroma collection, local (PersistentClient) or a server (HttpClient).
 
-The collection's metadata records the embedding model and chunking settings;
-opening it with other settings is an error, so vectors of two models never mix.
+The collection's metadata records the embedding model, the kind of vectors its
+backend gives (fp32 for torch and fp32 ONNX, which agree; int8 ONNX differs) and
+the chunking settings; opening it with other settings is an error, so vectors of
+two models, or of two backends that disagree, never mix.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings
+from .embed import VECTOR_KIND
 
-SIGNATURE_KEYS = ("embedding_model", "chunk_size", "chunk_overlap")
+SIGNATURE_KEYS = ("embedding_model", "embedding_vectors", "chunk_size", "chunk_overlap")
+SIGNATURE_DEFAULTS = {"embedding_vectors": "fp32"}  # indexes built before backends were recorded: torch
 
 
 class StoreError(Exception):
@@ -28,8 +32,9 @@ class IndexMismatchError(StoreError):
 
 
 def index_signature(settings: Settings) -> dict:
-    return {"embedding_model": settings.embedding_model, "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap}
+    return {"embedding_model": settings.embedding_model,
+            "embedding_vectors": VECTOR_KIND[settings.embedding_backend],
+            "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap}
 
 
 def make_client(settings: Settings):
@@ -47,6 +52,7 @@ def make_client(settings: Settings):
 
 
 def check_signature(found: dict, expected: dict, where: str) -> None:
+    found = {**SIGNATURE_DEFAULTS, **found}
     differing = {k: (found.get(k), expected[k]) for k in SIGNATURE_KEYS if str(found.get(k)) != str(expected[k])}
     if differing:
         details = ", ".join(f"{k}: index has {old!r}, settings say {new!r}" for k, (old, new) in differing.items())
@@ -125,9 +131,11 @@ class Store:
         """ids, documents and metadatas of these chunks (those still in the collection)."""
         return self.collection.get(ids=ids, include=["documents", "metadatas"])
 
-    def paper_states(self) -> dict[str, PaperState]:
+    def paper_states(self, paper_ids: list[str] | None = None) -> dict[str, PaperState]:
+        """Chunk ids and content hashes per paper: of these papers, or of every paper when None."""
+        found = (self.all_metadata() if paper_ids is None else
+                 self.collection.get(where={"paper_id": {"$in": paper_ids}}, include=["metadatas"]))
         states: dict[str, PaperState] = defaultdict(lambda: PaperState(set(), set()))
-        found = self.all_metadata()
         for chunk_id, meta in zip(found["ids"], found["metadatas"]):
             state = states[meta["paper_id"]]
             state.chunk_ids.add(chunk_id)
@@ -135,7 +143,14 @@ class Store:
         return dict(states)
 
     def paper_count(self) -> int:
-        return len({m["paper_id"] for m in self.all_metadata()["metadatas"]})
+        """Distinct papers, read page by page so only their ids are held."""
+        paper_ids, page, offset = set(), 10_000, 0
+        while True:
+            metadatas = self.collection.get(include=["metadatas"], limit=page, offset=offset)["metadatas"]
+            paper_ids.update(m["paper_id"] for m in metadatas)
+            if len(metadatas) < page:
+                return len(paper_ids)
+            offset += page
 
     def records(self, ids: list[str]) -> dict[str, dict]:
         """Vector, document and metadata of each of these chunks still in the collection, by id."""

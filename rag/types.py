@@ -45,13 +45,14 @@ class IngestReport:
     chunks_removed: int = 0
     entries_read: int = 0
     duplicates: int = 0          # entries repeating a paper already read in this run
+    filtered: int = 0            # entries left out by the category / since filters
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
         lines = [
             f"papers in index: {self.papers}",
-            f"entries read: {self.entries_read} ({self.duplicates} repeated)",
+            f"entries read: {self.entries_read} ({self.duplicates} repeated, {self.filtered} filtered out)",
             f"chunks added: {self.chunks_added}, unchanged: {self.chunks_unchanged}, removed: {self.chunks_removed}",
             f"skipped: {len(self.skipped)}",
         ]
