@@ -25,13 +25,16 @@ ANSWERED_SHARE = 0.5
 # a part asking for an amount is answered only by a sentence with a number
 AMOUNT = re.compile(r"\b(how (much|many|far|fast|large|big|long)|what (score|gain|speed|accuracy|cost|budget|size|"
                     r"rate|percentage|share|number|improvement|reduction))|\bby how\b", re.IGNORECASE)
-HAS_NUMBER = re.compile(r"\d")
+HAS_NUMBER = re.compile(r"\d|\b(hundred|thousand|million|billion|trillion|twice|half|double|triple)\b", re.IGNORECASE)
 # a source sentence the answer holds this share of the words of is said already
 SAID_SHARE = 0.6
 # a part asking which paper or method: the answer's citation and the name it gives answer it
 WHICH_WORK = re.compile(r"^\W*(which|what)\s+(\S+\s+){0,3}?(works?|papers?|stud(y|ies)|methods?|models?|systems?|"
                         r"approach(es)?|techniques?|frameworks?|procedures?|algorithms?|architectures?|recipes?)\b",
                         re.IGNORECASE)
+# a question about several papers: one line per paper
+SEVERAL_PAPERS = re.compile(r"\b(which|what) (\S+ ){0,2}(papers|works|studies|methods|approaches|models|systems)\b"
+                            r"|\b(each|both|differ|compare|contrast)\b", re.IGNORECASE)
 # what a part asks about, without the words that only ask ("which work ...", "what ... does it report")
 ASKING = frozenset(content_words("which what how why when where who does do did is are was were can much many far "
                                  "work study paper approach method report reports give gives find"))
@@ -46,9 +49,9 @@ def open_parts(question: str) -> list[str]:
     return [p for p in question_parts(question) if not WHICH_WORK.search(p)]
 
 
-def part_words(part: str, hits: list[Hit]) -> set[str]:
-    """What the part asks about, without the names of the papers (a named paper's every sentence holds them)."""
-    names = set().union(*(content_words(short_name(h.title)) for h in hits)) if hits else set()
+def part_words(part: str, named: list[Hit]) -> set[str]:
+    """What the part asks about, without the names of the papers it names (their every sentence holds them)."""
+    names = set().union(*(content_words(short_name(h.title)) for h in named)) if named else set()
     return (content_words(part) - ASKING - names) or (content_words(part) - ASKING)
 
 
@@ -114,23 +117,24 @@ def said_already(sentence: str, answer: list[str]) -> bool:
     return any(share(content_words(sentence), strip_markers(s)) >= SAID_SHARE for s in answer)
 
 
-def added_sentences(question: str, sentences: list[str], hits: list[Hit], sources: list[int]) -> list[str]:
+def added_sentences(question: str, sentences: list[str], hits: list[Hit], sources: list[int],
+                    named: list[int]) -> list[str]:
     """For a question of several parts: a cited source sentence for each part the answer leaves open,
-    or a note that the abstracts do not say."""
+    or, for an amount no source sentence gives, a note that the abstracts do not say."""
     added: list[str] = []
     taken = {normal(s) for n in sources for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)
              if said_already(s, sentences)}
     if len(question_parts(question)) < 2:
         return added
     for part in open_parts(question):
-        asked = part_words(part, hits)
+        asked = part_words(part, [hits[n - 1] for n in named])
         if any(answered(part, asked, strip_markers(s)) for s in sentences + added):
             continue
         found = best_sentence(part, asked, sources, hits, taken)
         if found:
             added.append(cited_line(*found))
             taken.add(normal(found[1]))
-        else:
+        elif AMOUNT.search(part):
             added.append(missing_part(part))
     return added
 
@@ -138,7 +142,8 @@ def added_sentences(question: str, sentences: list[str], hits: list[Hit], source
 def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], named: list[int]) -> list[str]:
     """For each paper the question names that the answer does not cite: its sentence closest to the question."""
     uncited = [n for n in named if not any(n in markers_in(s) for s in sentences)]
-    found = [best_sentence(question, part_words(question, hits), [n], hits, set(), must_answer=False) for n in uncited]
+    asked = part_words(question, [hits[n - 1] for n in named])
+    found = [best_sentence(question, asked, [n], hits, set(), must_answer=False) for n in uncited]
     return [cited_line(*pick) for pick in found if pick]
 
 
@@ -148,8 +153,13 @@ def claim_of(sentence: str) -> str | None:
     return None if sentence.startswith(NOT_IN_SOURCES) else sentence
 
 
+def about_several_papers(question: str, named: list[int]) -> bool:
+    return len(named) >= 2 or bool(SEVERAL_PAPERS.search(question))
+
+
 def per_paper_lines(sentences: list[str], hits: list[Hit]) -> str:
-    """One line per cited paper, led by its short name, its sentences in answer order."""
+    """One line per cited paper, its sentences in answer order, led by its short name unless its first
+    sentence names it."""
     lines: dict[int, list[str]] = {}
     notes = []
     for sentence in sentences:
@@ -157,7 +167,8 @@ def per_paper_lines(sentences: list[str], hits: list[Hit]) -> str:
         (lines.setdefault(cited[0], []) if cited else notes).append(sentence)
     if len(lines) < 2:
         return " ".join(sentences)
-    rows = [f"- {short_name(hits[n - 1].title)}: {' '.join(said)}" for n, said in lines.items()]
+    rows = [f"- {' '.join(said)}" if name_key(short_name(hits[n - 1].title)) in name_key(said[0])
+            else f"- {short_name(hits[n - 1].title)}: {' '.join(said)}" for n, said in lines.items()]
     return "\n".join(rows + notes)
 
 
@@ -170,10 +181,11 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
     sources = list(dict.fromkeys([c.n for c in citations] + named))
     sentences = split_sentences(text)
     sentences += named_paper_sentences(question, sentences, hits, named)
-    sentences += added_sentences(question, sentences, hits, sources)
+    sentences += added_sentences(question, sentences, hits, sources, named)
     quotes = {c.n: c for c in citations}
     for sentence in sentences:
         for n in markers_in(sentence):
             quotes.setdefault(n, Citation(n=n, paper_id=hits[n - 1].paper_id, title=hits[n - 1].title,
                                           quote=strip_markers(sentence), date=hits[n - 1].date))
-    return per_paper_lines(sentences, hits), [quotes[n] for n in sorted(quotes)]
+    text = per_paper_lines(sentences, hits) if about_several_papers(question, named) else " ".join(sentences)
+    return text, [quotes[n] for n in sorted(quotes)]

@@ -61,7 +61,7 @@ def test_a_question_about_two_named_papers_gets_one_line_per_paper_each_cited():
     text, citations = complete_answer(question, "SCOPE optimizes the KV cache separately in prefill and decoding [1].",
                                       [cited(1, SCOPE)], hits)
     lines = text.splitlines()
-    assert lines[0] == "- SCOPE: SCOPE optimizes the KV cache separately in prefill and decoding [1]."
+    assert lines[0] == "- SCOPE optimizes the KV cache separately in prefill and decoding [1]."  # names itself
     assert lines[1].startswith("- H_2O: ") and "eviction policy" in lines[1] and lines[1].endswith("[2].")
     assert [c.paper_id for c in citations] == ["scope", "h2o"]
     assert "eviction policy" in citations[1].quote
@@ -69,3 +69,16 @@ def test_a_question_about_two_named_papers_gets_one_line_per_paper_each_cited():
 
 def test_an_empty_answer_stays_empty():
     assert complete_answer("Which work scales diffusion, and how far?", "", [], [DIFFUSION]) == ("", [])
+
+
+def test_an_answer_to_a_one_paper_question_citing_two_sources_stays_one_paragraph():
+    question = "Which work scales diffusion models trained in isolation?"
+    answer = "Decentralized Diffusion Models trains experts in isolation [1]. KV caches are large [2]."
+    text, _ = complete_answer(question, answer, [cited(1, DIFFUSION), cited(2, H2O)], [DIFFUSION, H2O])
+    assert text == answer
+
+
+def test_an_open_part_that_asks_no_amount_gets_no_note_when_nothing_answers_it():
+    question = "Which work trains diffusion models in isolation, and why were they banned in Europe?"
+    answer = "Decentralized Diffusion Models trains experts in isolation [1]."
+    assert complete_answer(question, answer, [cited(1, DIFFUSION)], [DIFFUSION])[0] == answer
