@@ -36,9 +36,15 @@ def standalone_question(question: str, history: History | None, settings: Settin
     return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
 
 
+def prefill_rate(settings: Settings) -> float | None:
+    """The loaded local model's measured prompt tokens a second (None before it is loaded, or hosted)."""
+    return getattr(loaded_llm(settings), "prefill_rate", None)
+
+
 def current_budget(k: int, settings: Settings) -> Budget:
-    """What the model reads on this host: sized from the local model's measured prefill rate."""
-    return prompt_budget(k, getattr(get_llm(settings), "prefill_rate", None), settings)
+    """What the model reads on this host: sized from the local model's measured prefill rate (the
+    default before the model is loaded)."""
+    return prompt_budget(k, prefill_rate(settings), settings)
 
 
 def relevant_hits(question: str, budget: Budget, year: int | None, settings: Settings) -> list[Hit]:
@@ -145,7 +151,7 @@ def model_speed(settings: Settings | None = None) -> dict:
     """The answer model, its measured prefill rate (a local model, once warmed up or asked) and the
     prompt budget that rate gives. Loads nothing."""
     settings = settings or get_settings()
-    rate = getattr(loaded_llm(settings), "prefill_rate", None)
+    rate = prefill_rate(settings)
     return {"model": settings.llm, "prefill_tokens_per_s": None if rate is None else round(rate, 1),
             "first_token_target_s": settings.first_token_target_s,
             "prompt_budget": prompt_budget(settings.k, rate, settings).describe()}
