@@ -98,7 +98,7 @@ def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tup
     text, citations = verify_answer(raw, hits, checker)
     if not gives_asked_quantity(question, text):
         return "", []
-    return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits)
+    return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits, checker)
 
 
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,

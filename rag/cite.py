@@ -153,9 +153,9 @@ def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker,
     return VerifiedSentence(text, sorted(supported), {n: r.quote for n, r in supported.items()})
 
 
-def source_copy(sentence: str, hits: list[Hit]) -> VerifiedSentence | None:
+def source_copy(sentence: str, hits: list[Hit], checker: SupportChecker) -> VerifiedSentence | None:
     """A rejected sentence that is a near copy of a sentence of the source it cites (a number or a word
-    changed) gives way to that sentence, verbatim: grounded by construction."""
+    changed) gives way to that sentence, verbatim, once the checker finds it supported there."""
     text = strip_markers(sentence)
     said = content_words(text)
     if names_only(text, hits) or INSTRUCTION.search(sentence) or len(said) < 4:
@@ -163,7 +163,8 @@ def source_copy(sentence: str, hits: list[Hit]) -> VerifiedSentence | None:
     for n in dict.fromkeys(markers_in(sentence)):
         if 1 <= n <= len(hits):
             for copy in split_sentences(hits[n - 1].abstract or hits[n - 1].text):
-                if len(said & content_words(copy)) >= NEAR_COPY * len(said) and not INSTRUCTION.search(copy):
+                if (len(said & content_words(copy)) >= NEAR_COPY * len(said) and not INSTRUCTION.search(copy)
+                        and checker.supports(copy, hits[n - 1].abstract or hits[n - 1].text)):
                     return VerifiedSentence(copy, [n], {n: copy})
     return None
 
@@ -177,7 +178,7 @@ def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) 
         sentence = name_cited_papers(sentence, hits)
         results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True,
                                      cited=markers_in(sentence))
-        verified = verify_sentence(sentence, hits, checker, results) or source_copy(sentence, hits)
+        verified = verify_sentence(sentence, hits, checker, results) or source_copy(sentence, hits, checker)
         if verified and not previous_kept and PRONOUN_START.search(sentence):
             verified = verified if set(verified.sources) <= previous_subject else None
         if verified:

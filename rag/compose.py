@@ -11,7 +11,7 @@ import re
 
 from .cite import markers_in, normal, short_name, strip_markers
 from .evidence import PART_BREAK
-from .support import content_words, split_sentences
+from .support import SupportChecker, content_words, split_sentences
 from .types import Citation, Hit
 
 # opens the line for a question part that no source sentence answers (not a claim: it cites nothing)
@@ -26,6 +26,8 @@ ANSWERED_SHARE = 0.5
 AMOUNT = re.compile(r"\b(how (much|many|far|fast|large|big|long)|what (score|gain|speed|accuracy|cost|budget|size|"
                     r"rate|percentage|share|number|improvement|reduction))|\bby how\b", re.IGNORECASE)
 HAS_NUMBER = re.compile(r"\d|\b(hundred|thousand|million|billion|trillion|twice|half|double|triple)\b", re.IGNORECASE)
+# source sentences tried per part, best first, until the support checker accepts one
+CANDIDATES_CHECKED = 3
 # a source sentence the answer holds this share of the words of is said already
 SAID_SHARE = 0.6
 # a part asking which paper or method: the answer's citation and the name it gives answer it
@@ -88,18 +90,19 @@ def named_sources(question: str, hits: list[Hit]) -> list[int]:
             and name_key(short_name(h.title)) in spans]
 
 
-def best_sentence(part: str, asked: set[str], sources: list[int], hits: list[Hit],
-                  taken: set[str], must_answer: bool = True) -> tuple[int, str] | None:
+def best_sentence(part: str, asked: set[str], sources: list[int], hits: list[Hit], taken: set[str],
+                  checker: SupportChecker | None, must_answer: bool = True) -> tuple[int, str] | None:
     """The source sentence answering the part best, if one answers it (or, must_answer False, the
-    closest one holding any of its words)."""
-    candidates = [(share(asked, s), -rank, n, s) for rank, n in enumerate(sources)
-                  for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)
-                  if normal(s) not in taken and share(asked, s) > 0
-                  and (answers_part(part, asked, s, PART_FLOOR) or not must_answer)]
-    if not candidates:
-        return None
-    *_, n, sentence = max(candidates)
-    return n, sentence
+    closest one holding any of its words), among the few best that the checker finds supported by
+    their own abstract (a sentence is added only as every answer sentence is kept: checked)."""
+    candidates = sorted(((share(asked, s), -rank, n, s) for rank, n in enumerate(sources)
+                         for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)
+                         if normal(s) not in taken and share(asked, s) > 0
+                         and (answers_part(part, asked, s, PART_FLOOR) or not must_answer)), reverse=True)
+    for *_, n, sentence in candidates[:CANDIDATES_CHECKED]:
+        if checker is None or checker.supports(sentence, hits[n - 1].abstract or hits[n - 1].text):
+            return n, sentence
+    return None
 
 
 def cited_line(n: int, sentence: str) -> str:
@@ -118,7 +121,7 @@ def said_already(sentence: str, answer: list[str]) -> bool:
 
 
 def added_sentences(question: str, sentences: list[str], hits: list[Hit], sources: list[int],
-                    named: list[int]) -> list[str]:
+                    named: list[int], checker: SupportChecker | None) -> list[str]:
     """For a question of several parts: a cited source sentence for each part the answer leaves open,
     or, for an amount no source sentence gives, a note that the abstracts do not say."""
     added: list[str] = []
@@ -130,7 +133,7 @@ def added_sentences(question: str, sentences: list[str], hits: list[Hit], source
         asked = part_words(part, [hits[n - 1] for n in named])
         if any(answered(part, asked, strip_markers(s)) for s in sentences + added):
             continue
-        found = best_sentence(part, asked, sources, hits, taken)
+        found = best_sentence(part, asked, sources, hits, taken, checker)
         if found:
             added.append(cited_line(*found))
             taken.add(normal(found[1]))
@@ -139,11 +142,12 @@ def added_sentences(question: str, sentences: list[str], hits: list[Hit], source
     return added
 
 
-def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], named: list[int]) -> list[str]:
+def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], named: list[int],
+                          checker: SupportChecker | None) -> list[str]:
     """For each paper the question names that the answer does not cite: its sentence closest to the question."""
     uncited = [n for n in named if not any(n in markers_in(s) for s in sentences)]
     asked = part_words(question, [hits[n - 1] for n in named])
-    found = [best_sentence(question, asked, [n], hits, set(), must_answer=False) for n in uncited]
+    found = [best_sentence(question, asked, [n], hits, set(), checker, must_answer=False) for n in uncited]
     return [cited_line(*pick) for pick in found if pick]
 
 
@@ -172,7 +176,8 @@ def per_paper_lines(sentences: list[str], hits: list[Hit]) -> str:
     return "\n".join(rows + notes)
 
 
-def complete_answer(question: str, text: str, citations: list[Citation], hits: list[Hit]) -> tuple[str, list[Citation]]:
+def complete_answer(question: str, text: str, citations: list[Citation], hits: list[Hit],
+                    checker: SupportChecker | None = None) -> tuple[str, list[Citation]]:
     """The verified answer with a cited source sentence for each part it leaves open (from the cited
     sources and those the question names), laid out one line per paper when it cites several."""
     if not text:
@@ -180,8 +185,8 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
     named = named_sources(question, hits)
     sources = list(dict.fromkeys([c.n for c in citations] + named))
     sentences = split_sentences(text)
-    sentences += named_paper_sentences(question, sentences, hits, named)
-    sentences += added_sentences(question, sentences, hits, sources, named)
+    sentences += named_paper_sentences(question, sentences, hits, named, checker)
+    sentences += added_sentences(question, sentences, hits, sources, named, checker)
     quotes = {c.n: c for c in citations}
     for sentence in sentences:
         for n in markers_in(sentence):

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(Path.home() / ".cache" / "rag-abstracts", description="Where packaged GGUF models are assembled once, and the embedding model's ONNX export is written.")
     n_ctx: int = Field(4096, description="Context window of the local model, in tokens.")
     n_threads: int | None = Field(None, description="CPU threads for the local model (default: all cores).")
-    first_token_target_s: float | None = Field(8.0, gt=0, description="Seconds within which the local model should start answering: the sources it reads are cut to what its measured prefill rate reads in that time (never below one source, never above k sources of context_chars). RAG_FIRST_TOKEN_TARGET_S=none for no cut; hosted backends always get the full context.")
+    first_token_target_s: float | None = Field(8.0, gt=0, description="Seconds within which the local model should start answering: each source it reads is cut to what its measured prefill rate reads in that time (never below 200 characters a source, never above context_chars). RAG_FIRST_TOKEN_TARGET_S=none for no cut; hosted backends always get the full context.")
     retry_with_top_source: bool = Field(True, description="When verification rejects a whole answer, ask once more with only the best-matching source (a few seconds more on those questions).")
     max_tokens: int = Field(200, description="Most tokens the model may generate for one answer.")
     temperature: float = Field(0.0, description="Sampling temperature.")

@@ -213,8 +213,9 @@ def run_eval(settings, limit: int | None = None, k: int | None = None, show_prog
     """Ask every question, score it, and return {"settings", "rows", "summary"}."""
     from tqdm import tqdm
 
-    from .answer import ask
+    from .answer import ask, warm_up
     from .support import get_checker
+    warm_up(settings)  # the model's prefill rate, and so the prompt budget, is known from the first question on
     checker = get_checker(settings)
     rows = []
     questions = load_questions(limit=limit)

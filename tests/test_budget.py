@@ -17,13 +17,13 @@ def test_a_fast_host_reads_every_source_in_full():
 def test_a_slow_host_reads_less_within_the_first_token_target():
     fast, slow = prompt_budget(4, 60.0, Settings()), prompt_budget(4, 22.0, Settings())
     assert slow.chars < fast.chars
-    assert slow.sources >= 1 and slow.chars_per_source >= MIN_SOURCE_CHARS
+    assert slow.sources == 4 and slow.chars_per_source >= MIN_SOURCE_CHARS
     assert prompt_budget(4, 22.0, Settings(first_token_target_s=16)).chars > slow.chars
 
 
-def test_a_very_slow_host_still_reads_one_source():
+def test_a_very_slow_host_still_reads_every_source_at_the_least_size():
     budget = prompt_budget(4, 1.0, Settings())
-    assert (budget.sources, budget.chars_per_source) == (1, MIN_SOURCE_CHARS)
+    assert (budget.sources, budget.chars_per_source) == (4, MIN_SOURCE_CHARS)
 
 
 def test_no_measured_rate_or_no_target_gives_the_default_with_the_reason():

@@ -134,11 +134,12 @@ def test_openai_without_a_url_is_an_error_not_a_fallback(small_index):
         make_llm(small_index.model_copy(update={"llm": "openai", "openai_base_url": None}))
 
 
-def test_warm_up_measures_the_prefill_rate_and_a_tight_target_cuts_the_prompt_to_one_source(small_index):
+def test_warm_up_measures_the_prefill_rate_and_a_tight_target_cuts_each_source(small_index):
     model = get_llm(small_index)
     model.load().reset()
     assert warm_up(small_index) and model.prefill_rate > 0
     roomy = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 600}))
     tight = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 0.01}))
-    assert len(roomy.contexts) == 3 and len(tight.contexts) == 1
+    assert len(roomy.contexts) == len(tight.contexts) == 3
+    assert all(len(t.text) <= len(r.text) for t, r in zip(tight.contexts, roomy.contexts))
     assert tight.prompt_tokens < roomy.prompt_tokens
