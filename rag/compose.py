@@ -16,8 +16,8 @@ from .types import Citation, Hit
 
 # opens the line for a question part that no source sentence answers (not a claim: it cites nothing)
 NOT_IN_SOURCES = "The abstracts do not say"
-# how a per-paper line opens: "- ZipNN: "
-PAPER_LEAD = re.compile(r"^\s*-\s[^:\n]{1,80}:\s")
+# how a per-paper line opens: "- **ZipNN**: ", or "- " when its sentence names the paper
+PAPER_LEAD = re.compile(r"^\s*-\s(\*\*[^*\n]+\*\*:\s)?")
 # least share of a part's content words a source sentence must hold to answer that part
 PART_FLOOR = 0.34
 # a part counts as answered when an answer sentence holds this share of its content words
@@ -151,6 +151,14 @@ def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], 
     return [cited_line(*pick) for pick in found if pick]
 
 
+def said_once(sentences: list[str]) -> list[str]:
+    """The sentences without repeats (two drafts' sentences can give way to one source sentence)."""
+    kept: dict[str, str] = {}
+    for sentence in sentences:
+        kept.setdefault(normal(strip_markers(sentence)), sentence)
+    return list(kept.values())
+
+
 def claim_of(sentence: str) -> str | None:
     """What an answer sentence claims, without a per-paper line's lead; None for a missing-part note."""
     sentence = PAPER_LEAD.sub("", sentence)
@@ -172,7 +180,7 @@ def per_paper_lines(sentences: list[str], hits: list[Hit]) -> str:
     if len(lines) < 2:
         return " ".join(sentences)
     rows = [f"- {' '.join(said)}" if name_key(short_name(hits[n - 1].title)) in name_key(said[0])
-            else f"- {short_name(hits[n - 1].title)}: {' '.join(said)}" for n, said in lines.items()]
+            else f"- **{short_name(hits[n - 1].title)}**: {' '.join(said)}" for n, said in lines.items()]
     return "\n".join(rows + notes)
 
 
@@ -184,7 +192,7 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
         return text, citations
     named = named_sources(question, hits)
     sources = list(dict.fromkeys([c.n for c in citations] + named))
-    sentences = split_sentences(text)
+    sentences = said_once(split_sentences(text))
     sentences += named_paper_sentences(question, sentences, hits, named, checker)
     sentences += added_sentences(question, sentences, hits, sources, named, checker)
     quotes = {c.n: c for c in citations}

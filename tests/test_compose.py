@@ -1,7 +1,7 @@
 """Completing a verified answer from the sources: question parts, named papers, per-paper lines."""
 from __future__ import annotations
 
-from rag.compose import NOT_IN_SOURCES, complete_answer, named_sources, open_parts, question_parts
+from rag.compose import NOT_IN_SOURCES, claim_of, complete_answer, named_sources, open_parts, question_parts
 from rag.types import Citation, Hit
 
 DIFFUSION = Hit(paper_id="dd", title="Decentralized Diffusion Models", text="", score=1.0, chunk_id="dd:0",
@@ -62,7 +62,8 @@ def test_a_question_about_two_named_papers_gets_one_line_per_paper_each_cited():
                                       [cited(1, SCOPE)], hits)
     lines = text.splitlines()
     assert lines[0] == "- SCOPE optimizes the KV cache separately in prefill and decoding [1]."  # names itself
-    assert lines[1].startswith("- H_2O: ") and "eviction policy" in lines[1] and lines[1].endswith("[2].")
+    assert lines[1].startswith("- **H_2O**: ") and "eviction policy" in lines[1] and lines[1].endswith("[2].")
+    assert [claim_of(line) for line in lines] == [lines[0][2:], lines[1][len("- **H_2O**: "):]]
     assert [c.paper_id for c in citations] == ["scope", "h2o"]
     assert "eviction policy" in citations[1].quote
 
@@ -82,3 +83,10 @@ def test_an_open_part_that_asks_no_amount_gets_no_note_when_nothing_answers_it()
     question = "Which work trains diffusion models in isolation, and why were they banned in Europe?"
     answer = "Decentralized Diffusion Models trains experts in isolation [1]."
     assert complete_answer(question, answer, [cited(1, DIFFUSION)], [DIFFUSION])[0] == answer
+
+
+def test_a_sentence_said_twice_is_kept_once():
+    answer = "Decentralized Diffusion Models trains experts in isolation [1]. " * 2
+    text, _ = complete_answer("Which work trains diffusion models in isolation?", answer.strip(), [cited(1, DIFFUSION)],
+                              [DIFFUSION])
+    assert text == "Decentralized Diffusion Models trains experts in isolation [1]."
