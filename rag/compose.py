@@ -2,9 +2,10 @@
 
 A small model answers one part of a multi-part question and one paper of a question about several.
 After verification, each part of the question that the kept sentences leave unanswered gets the
-sentence of a cited (or named) source that answers it best, copied verbatim with its citation, so it
-is grounded by construction; a part no source sentence answers gets a note saying the abstracts do
-not say it. An answer citing several papers is laid out one line per paper."""
+sentence of a cited (or named) source that answers it best, copied verbatim with its citation and
+kept once the support checker accepts it, like every answer sentence; an amount no source sentence
+gives gets a note saying the abstracts do not say it. A paper the question names that the answer
+leaves out gets its closest sentence, and an answer about several papers is one line per paper."""
 from __future__ import annotations
 
 import re
