@@ -306,10 +306,11 @@ def main() -> None:
     # Gradio's own copy of each upload stays inside the data folder too
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.index_dir / "gradio-cache"))
     indexer = Indexer(settings)
+    demo = build_ui(settings, indexer)
+    # after build_ui: its upload progress patches tqdm, and a bar made before the patch fails on close
     indexer.start()
     # the model loads and prefills the prompt's fixed start once the index is ready, while the page serves
     threading.Thread(target=lambda: indexer.ready.wait() and rag.warm_up(settings), daemon=True).start()
-    demo = build_ui(settings, indexer)
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=64)
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, css=CSS,
