@@ -98,10 +98,12 @@ def upload(page, path: Path) -> str:
     return summary.input_value()
 
 
-def wait_for_file(path: Path, page) -> str:
+def wait_for_line(path: Path, page) -> str:
+    """The last complete line of path, waiting while the app creates and writes it."""
     for _ in range(40):
-        if path.exists():
-            return path.read_text()
+        text = path.read_text() if path.exists() else ""
+        if text.endswith("\n"):
+            return text.splitlines()[-1]
         page.wait_for_timeout(250)
     raise AssertionError(f"{path} was not written")
 
@@ -143,7 +145,7 @@ def test_uploaded_papers_are_listed_asked_about_cited_with_links_and_copied(app,
 
     page.locator('[data-testid="bot"]').last.hover()
     page.get_by_role("button", name=re.compile("^like$", re.I)).last.click()
-    vote = json.loads(wait_for_file(folder / "index" / "feedback.jsonl", page).splitlines()[-1])
+    vote = json.loads(wait_for_line(folder / "index" / "feedback.jsonl", page))
     assert vote["vote"] == "up" and vote["citations"] == ["2403.01234"] and "photonic chip" in vote["question"]
 
 
