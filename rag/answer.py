@@ -9,7 +9,7 @@ from dataclasses import replace
 from .answer_type import gives_asked_quantity
 from .budget import Budget, prompt_budget
 from .cite import checked_verdict, cite_the_only_source, opens_with_refusal, verify_answer
-from .compose import complete_answer
+from .compose import complete_answer, extracted_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
 from .generate import generate, stream_tokens
@@ -101,6 +101,12 @@ def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tup
     return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits, checker)
 
 
+def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
+    """The answer copied from the sources' sentences (see compose.extracted_answer), when it gives what is asked."""
+    text, citations = extracted_answer(question, hits, get_checker(settings))
+    return (text, citations) if text and gives_asked_quantity(question, text) else ("", [])
+
+
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
                settings: Settings | None = None) -> Iterator[Evidence | str | Answer]:
     """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
@@ -123,6 +129,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     raw = yield from draft(model, messages, timings, started)
     text, citations = checked(standalone, raw, hits, settings)
     tokens = prompt_tokens(model, messages)
+    if not text and settings.extract_when_rejected:
+        text, citations = extracted(standalone, hits, settings)
     if not text and not opens_with_refusal(raw) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
         messages = answer_messages(standalone, hits[:1])

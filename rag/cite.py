@@ -25,6 +25,8 @@ VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
 # a marker read as a noun: after a word that needs one ("the method in [1] ..."), or before a word ("[1] shows")
 NOUN_MARKER = re.compile(r"\b(?P<word>in|by|of|from|see|with|than|to|on|the|as|like|following)\s+\[(?P<a>\d+)\]"
                          r"|^(?P<lead>\W*)\[(?P<b>\d+)\](?=\s+[A-Za-z])|\[(?P<c>\d+)\](?=\s+(?!and\b|or\b)[a-z])", re.IGNORECASE)
+# "..., which is [1].": a clause whose only word is the citation
+DANGLING_WHICH = re.compile(r",?\s+which\s+(?:is|are|was|were)\s+((?:\[\d+\])+)(?=\s*[.!?]?\s*$)")
 # a rejected sentence sharing this share of its words with a sentence of its cited source is a near copy of it
 NEAR_COPY = 0.8
 # a source that was not cited must clear this higher bar before its marker is added
@@ -67,9 +69,13 @@ def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
             return match.group(0)
         named.append(n)
         lead = match.group("word") + " " if match.group("word") else match.group("lead") or ""
-        return lead + short_name(hits[n - 1].title)
+        name = short_name(hits[n - 1].title)
+        before, after = normal(match.string[:match.start()]), normal(match.string[match.end():])
+        if before.endswith(normal(name)) or after.startswith(normal(name)):  # "LISA [1] uses": named already
+            return lead.rstrip()
+        return lead + name
 
-    text = NOUN_MARKER.sub(name, sentence)
+    text = re.sub(r"(?<=\S)  +", " ", NOUN_MARKER.sub(name, DANGLING_WHICH.sub(r" \1", sentence))).lstrip()
     missing = [n for n in named if n not in markers_in(text)]
     if not missing:
         return text

@@ -5,14 +5,18 @@ After verification, each part of the question that the kept sentences leave unan
 sentence of a cited (or named) source that answers it best, copied verbatim with its citation and
 kept once the support checker accepts it, like every answer sentence; an amount no source sentence
 gives gets a note saying the abstracts do not say it. A paper the question names that the answer
-leaves out gets its closest sentence, and an answer about several papers is one line per paper."""
+leaves out gets its closest sentence, and an answer about several papers is one line per paper.
+A kept sentence that pins the question's "which work" description on another source than the one
+whose abstract clearly holds it is dropped. When nothing of the draft was kept, a question naming
+two or more sources, or describing one work that one source clearly holds, is answered from those
+sources' sentences alone (extracted_answer)."""
 from __future__ import annotations
 
 import re
 
 from .cite import markers_in, normal, short_name, strip_markers
 from .evidence import PART_BREAK
-from .support import SupportChecker, content_words, split_sentences
+from .support import SupportChecker, content_words, numbers, split_sentences
 from .types import Citation, Hit
 
 # opens the line for a question part that no source sentence answers (not a claim: it cites nothing)
@@ -24,20 +28,36 @@ PART_FLOOR = 0.34
 # a part counts as answered when an answer sentence holds this share of its content words
 ANSWERED_SHARE = 0.5
 # a part asking for an amount is answered only by a sentence with a number
-AMOUNT = re.compile(r"\b(how (much|many|far|fast|large|big|long)|what (score|gain|speed|accuracy|cost|budget|size|"
-                    r"rate|percentage|share|number|improvement|reduction))|\bby how\b", re.IGNORECASE)
-HAS_NUMBER = re.compile(r"\d|\b(hundred|thousand|million|billion|trillion|twice|half|double|triple)\b", re.IGNORECASE)
+AMOUNT = re.compile(r"\b(how (much|many|far|fast|large|big|long|often)|what (score|gain|speed|accuracy|cost|budget|size|"
+                    r"rate|percentage|share|number|improvement|reduction|factor))|\b(by|up to) (how|what)\b", re.IGNORECASE)
+HAS_NUMBER = re.compile(r"\d|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundreds?|thousands?|"
+                        r"millions?|billions?|trillions?|twice|half|halves|doubles?|triples?)\b", re.IGNORECASE)
+# an amount part no sentence answers by its words takes the source sentence with a number closest in
+# meaning to the question, when at least this close (MiniLM cosine)
+AMOUNT_SIMILARITY = 0.25
 # source sentences tried per part, best first, until the support checker accepts one
 CANDIDATES_CHECKED = 3
 # a source sentence the answer holds this share of the words of is said already
 SAID_SHARE = 0.6
 # a part asking which paper or method: the answer's citation and the name it gives answer it
 WHICH_WORK = re.compile(r"^\W*(which|what)\s+(\S+\s+){0,3}?(works?|papers?|stud(y|ies)|methods?|models?|systems?|"
-                        r"approach(es)?|techniques?|frameworks?|procedures?|algorithms?|architectures?|recipes?)\b",
+                        r"approach(es)?|techniques?|frameworks?|procedures?|algorithms?|architectures?|recipes?|"
+                        r"engines?|optimizers?|benchmarks?|datasets?|llms?|strateg(y|ies)|analys[ie]s|extensions?)\b",
                         re.IGNORECASE)
 # a question about several papers: one line per paper
 SEVERAL_PAPERS = re.compile(r"\b(which|what) (\S+ ){0,2}(papers|works|studies|methods|approaches|models|systems)\b"
                             r"|\b(each|both|differ|compare|contrast)\b", re.IGNORECASE)
+# a "which work ..." description names the source whose abstract holds this share of its words,
+WORK_MATCH = 0.6
+# when no other source's abstract comes within this share of it
+WORK_MARGIN = 0.15
+# sentences of each paper an answer extracted from the sources gives
+EXTRACTED_PER_PAPER = 2
+# "The work that ... is [1].": the citation stands for the name the sentence ends on
+NAME_AT_END = re.compile(r"^(The\s+(?:\S+\s+){0,3}?(?:work|paper|study|method|model|system|approach|technique|framework)s?"
+                         r"\s+(?:that|which)\b.*\b(?:is|are|was|were))\s+((?:\[\d+\])+)([.!?])$", re.IGNORECASE)
+# that name, shown in bold: what the citation says, not a claim to check
+NAME_SHOWN = re.compile(r"\s\*\*[^*\n]+\*\*(?=\s*(?:\[\d+\])+[.!?]$)")
 # what a part asks about, without the words that only ask ("which work ...", "what ... does it report")
 ASKING = frozenset(content_words("which what how why when where who does do did is are was were can much many far "
                                  "work study paper approach method report reports give gives find"))
@@ -48,14 +68,25 @@ def question_parts(question: str) -> list[str]:
 
 
 def open_parts(question: str) -> list[str]:
-    """The parts an answer must say something about (naming the work answers a "which work" part)."""
-    return [p for p in question_parts(question) if not WHICH_WORK.search(p)]
+    """The parts an answer must say something about (naming the work answers the "which work" part a
+    question opens with; a later "which technique ..." asks a detail)."""
+    parts = question_parts(question)
+    return parts[1:] if parts and WHICH_WORK.search(parts[0]) else parts
 
 
 def part_words(part: str, named: list[Hit]) -> set[str]:
     """What the part asks about, without the names of the papers it names (their every sentence holds them)."""
     names = set().union(*(content_words(short_name(h.title)) for h in named)) if named else set()
     return (content_words(part) - ASKING - names) or (content_words(part) - ASKING)
+
+
+def asked_in_part(part: str, previous: str | None, named: list[Hit], sentences: list[str]) -> set[str]:
+    """What the part asks about; a part of one word no source sentence holds ("and by what factors?")
+    asks it of the part before."""
+    asked = part_words(part, named)
+    if previous and len(asked) < 2 and not any(share(asked, s) > 0 for s in sentences):
+        return asked | part_words(previous, named)
+    return asked
 
 
 def same_word(a: str, b: str) -> bool:
@@ -106,6 +137,23 @@ def best_sentence(part: str, asked: set[str], sources: list[int], hits: list[Hit
     return None
 
 
+def closest_amount(question: str, sources: list[int], hits: list[Hit], taken: set[str],
+                   checker: SupportChecker | None) -> tuple[int, str] | None:
+    """The source sentence with a number closest in meaning to the question, if close enough, among the
+    few closest that the checker finds supported by their own abstract."""
+    candidates = [(n, s) for n in sources for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)
+                  if HAS_NUMBER.search(s) and normal(s) not in taken]
+    if checker is None or not candidates:
+        return None
+    closeness = checker.similarities(question, [s for _, s in candidates])
+    ranked = sorted(zip(closeness, range(len(candidates))), reverse=True)
+    for close, i in ranked[:CANDIDATES_CHECKED]:
+        n, sentence = candidates[i]
+        if close >= AMOUNT_SIMILARITY and checker.supports(sentence, hits[n - 1].abstract or hits[n - 1].text):
+            return n, sentence
+    return None
+
+
 def cited_line(n: int, sentence: str) -> str:
     body = sentence.rstrip()
     end = body[-1] if body[-1:] in ".!?" else "."
@@ -117,8 +165,9 @@ def missing_part(part: str) -> str:
 
 
 def said_already(sentence: str, answer: list[str]) -> bool:
-    """The answer holds most of the sentence's words already."""
-    return any(share(content_words(sentence), strip_markers(s)) >= SAID_SHARE for s in answer)
+    """The answer holds most of the sentence's words already, and all its numbers."""
+    return (any(share(content_words(sentence), strip_markers(s)) >= SAID_SHARE for s in answer)
+            and numbers(sentence) <= numbers(" ".join(answer)))
 
 
 def added_sentences(question: str, sentences: list[str], hits: list[Hit], sources: list[int],
@@ -126,15 +175,19 @@ def added_sentences(question: str, sentences: list[str], hits: list[Hit], source
     """For a question of several parts: a cited source sentence for each part the answer leaves open,
     or, for an amount no source sentence gives, a note that the abstracts do not say."""
     added: list[str] = []
-    taken = {normal(s) for n in sources for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)
-             if said_already(s, sentences)}
+    source_sentences = [s for n in sources for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)]
+    taken = {normal(s) for s in source_sentences if said_already(s, sentences)}
     if len(question_parts(question)) < 2:
         return added
+    parts = question_parts(question)
     for part in open_parts(question):
-        asked = part_words(part, [hits[n - 1] for n in named])
+        previous = parts[parts.index(part) - 1] if parts.index(part) > 0 else None
+        asked = asked_in_part(part, previous, [hits[n - 1] for n in named], source_sentences)
         if any(answered(part, asked, strip_markers(s)) for s in sentences + added):
             continue
         found = best_sentence(part, asked, sources, hits, taken, checker)
+        if not found and AMOUNT.search(part):
+            found = closest_amount(question, sources, hits, taken, checker)
         if found:
             added.append(cited_line(*found))
             taken.add(normal(found[1]))
@@ -152,6 +205,14 @@ def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], 
     return [cited_line(*pick) for pick in found if pick]
 
 
+def named_at_end(sentence: str, hits: list[Hit]) -> str:
+    """ "The work that ... is [1]." -> "The work that ... is **ZipNN** [1]." (the description was checked)."""
+    def name(match: re.Match) -> str:
+        names = " and ".join(short_name(hits[n - 1].title) for n in markers_in(match.group(2)) if 1 <= n <= len(hits))
+        return f"{match.group(1)} **{names}** {match.group(2)}{match.group(3)}" if names else match.group(0)
+    return NAME_AT_END.sub(name, sentence.strip())
+
+
 def said_once(sentences: list[str]) -> list[str]:
     """The sentences without repeats (two drafts' sentences can give way to one source sentence)."""
     kept: dict[str, str] = {}
@@ -161,8 +222,9 @@ def said_once(sentences: list[str]) -> list[str]:
 
 
 def claim_of(sentence: str) -> str | None:
-    """What an answer sentence claims, without a per-paper line's lead; None for a missing-part note."""
-    sentence = PAPER_LEAD.sub("", sentence)
+    """What an answer sentence claims, without a per-paper line's lead or the name shown for its citation;
+    None for a missing-part note."""
+    sentence = NAME_SHOWN.sub("", PAPER_LEAD.sub("", sentence))
     return None if sentence.startswith(NOT_IN_SOURCES) else sentence
 
 
@@ -170,15 +232,15 @@ def about_several_papers(question: str, named: list[int]) -> bool:
     return len(named) >= 2 or bool(SEVERAL_PAPERS.search(question))
 
 
-def per_paper_lines(sentences: list[str], hits: list[Hit]) -> str:
+def per_paper_lines(sentences: list[str], hits: list[Hit], names_answer: bool = False) -> str:
     """One line per cited paper, its sentences in answer order, led by its short name unless its first
-    sentence names it."""
+    sentence names it; a single paper gets its line too when its name is what the question asks."""
     lines: dict[int, list[str]] = {}
     notes = []
     for sentence in sentences:
         cited = markers_in(sentence)
         (lines.setdefault(cited[0], []) if cited else notes).append(sentence)
-    if len(lines) < 2:
+    if len(lines) < (1 if names_answer else 2):
         return " ".join(sentences)
     rows = [f"- {' '.join(said)}" if name_key(short_name(hits[n - 1].title)) in name_key(said[0])
             else f"- **{short_name(hits[n - 1].title)}**: {' '.join(said)}" for n, said in lines.items()]
@@ -186,14 +248,18 @@ def per_paper_lines(sentences: list[str], hits: list[Hit]) -> str:
 
 
 def complete_answer(question: str, text: str, citations: list[Citation], hits: list[Hit],
-                    checker: SupportChecker | None = None) -> tuple[str, list[Citation]]:
+                    checker: SupportChecker | None = None, names_answer: bool = False) -> tuple[str, list[Citation]]:
     """The verified answer with a cited source sentence for each part it leaves open (from the cited
-    sources and those the question names), laid out one line per paper when it cites several."""
+    sources, those the question names and the work it describes), laid out one line per paper when it
+    cites several (or, names_answer, always). Empty when every sentence pinned the described work on
+    another source."""
     if not text:
         return text, citations
-    named = named_sources(question, hits)
-    sources = list(dict.fromkeys([c.n for c in citations] + named))
-    sentences = said_once(split_sentences(text))
+    named, work = named_sources(question, hits), described_work(question, hits)
+    sources = list(dict.fromkeys([c.n for c in citations] + named + work))
+    sentences = [named_at_end(s, hits) for s in said_once(split_sentences(text)) if not pinned_elsewhere(s, question, work)]
+    if not sentences:
+        return "", []
     sentences += named_paper_sentences(question, sentences, hits, named, checker)
     sentences += added_sentences(question, sentences, hits, sources, named, checker)
     quotes = {c.n: c for c in citations}
@@ -201,5 +267,56 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
         for n in markers_in(sentence):
             quotes.setdefault(n, Citation(n=n, paper_id=hits[n - 1].paper_id, title=hits[n - 1].title,
                                           quote=strip_markers(sentence), date=hits[n - 1].date))
-    text = per_paper_lines(sentences, hits) if about_several_papers(question, named) else " ".join(sentences)
+    several = about_several_papers(question, named)
+    text = per_paper_lines(sentences, hits, names_answer) if several or names_answer else " ".join(sentences)
     return text, [quotes[n] for n in sorted(quotes)]
+
+
+def pinned_elsewhere(sentence: str, question: str, work: list[int]) -> bool:
+    """The sentence restates the question's "which work" description but cites another source than the
+    one whose abstract clearly holds it."""
+    cited = markers_in(sentence)
+    return bool(work and cited and work[0] not in cited
+                and share(part_words(question_parts(question)[0], []), strip_markers(sentence)) >= WORK_MATCH)
+
+
+def described_work(question: str, hits: list[Hit]) -> list[int]:
+    """For a question opening "which work ...": the one source whose abstract clearly holds its description."""
+    parts = question_parts(question)
+    if not parts or not WHICH_WORK.search(parts[0]):
+        return []
+    asked = part_words(parts[0], [])
+    shares = sorted(((share(asked, h.abstract or h.text), n) for n, h in enumerate(hits, start=1)), reverse=True)
+    best, runner_up = shares[0], (shares[1][0] if len(shares) > 1 else 0.0)
+    return [best[1]] if best[0] >= WORK_MATCH and best[0] - runner_up >= WORK_MARGIN else []
+
+
+def closest_sentences(question: str, asked: set[str], n: int, hits: list[Hit],
+                      checker: SupportChecker | None) -> list[tuple[int, str]]:
+    """The source's EXTRACTED_PER_PAPER sentences holding most of the question's words, checked, in
+    the abstract's order."""
+    picks: list[tuple[int, str]] = []
+    while len(picks) < EXTRACTED_PER_PAPER:
+        found = best_sentence(question, asked, [n], hits, {normal(s) for _, s in picks}, checker, must_answer=False)
+        if not found:
+            break
+        picks.append(found)
+    order = split_sentences(hits[n - 1].abstract or hits[n - 1].text)
+    return sorted(picks, key=lambda pick: order.index(pick[1]))
+
+
+def extracted_answer(question: str, hits: list[Hit], checker: SupportChecker | None = None) -> tuple[str, list[Citation]]:
+    """An answer from the sources' own sentences, for when nothing of the model's draft was kept: for a
+    question naming two or more of the sources, or asking which work fits a description that one source
+    clearly holds, each such paper's line with its sentences answering the question, copied with their
+    citations and checked. Empty for any other question."""
+    named = named_sources(question, hits)
+    sources = named if len(named) >= 2 else described_work(question, hits)
+    asked = part_words(question, [hits[n - 1] for n in named])
+    picks = [pick for n in sources for pick in closest_sentences(question, asked, n, hits, checker)]
+    citations = [Citation(n=n, paper_id=hits[n - 1].paper_id, title=hits[n - 1].title, quote=sentence,
+                          date=hits[n - 1].date) for n, sentence in picks]
+    if not citations:
+        return "", []
+    text = " ".join(cited_line(c.n, c.quote) for c in citations)
+    return complete_answer(question, text, citations, hits, checker, names_answer=True)

@@ -6,7 +6,8 @@ Metrics (per question, then averaged over the questions they apply to):
 - invalid_markers: [n] markers in the final answer that point to no source (must be 0);
   raw_invalid_markers counts them in the model's reply before verification.
 - broken_sentences: answer sentences with a hole where a word was (a function word right before
-  punctuation or a marker, "The algorithm in matches"; must be 0).
+  punctuation or a marker, "The algorithm in matches", "The work that ... is [1]."), or a name said
+  twice in a row ("LISA LISA uses"); must be 0.
 - cited_precision: share of the papers an answer cites that are gold (answered answerable questions).
 - cited_recall: share of gold papers that the answer cites.
 - citation_recall (ALCE): share of answer sentences whose cited sources, together, support them.
@@ -91,14 +92,17 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-# a function word right before punctuation, a marker or another function word: a removed noun left a hole
-HOLE = re.compile(r"\b(in|by|of|from|see|with|than|to|on|the|as|like|following|and)\s*(?:[.,;:!?]|\[\d|\b(?:is|are|was|were|matches|shows|uses)\b)",
-                  re.IGNORECASE)
+# a function word right before a full stop (or a spaced comma), a marker or a verb: a removed noun left a hole
+# ("which LMs could focus on, rather than" is English)
+HOLE = re.compile(r"\b(in|by|of|from|see|with|than|to|on|the|as|like|following|and)\s*(?:[.;:!?]|\s,|\[\d|\b(?:is|are|was|were|matches|shows|uses)\b)"
+                  r"|\b(is|are|was|were)\s*(?:\[\d+\]\s*)+[.!?]?$", re.IGNORECASE)
+# a name said twice in a row ("LISA LISA uses"): a marker turned into the name it followed
+REPEATED_NAME = re.compile(r"\b([A-Z][\w.-]*(?:\s+[\w.:-]+){0,8})\s+\1\b")
 
 
 def broken_sentences(text: str) -> int:
     from .support import split_sentences
-    return sum(bool(HOLE.search(sentence)) for sentence in split_sentences(text))
+    return sum(bool(HOLE.search(sentence) or REPEATED_NAME.search(sentence)) for sentence in split_sentences(text))
 
 
 def invalid_markers(text: str, n_sources: int) -> int:

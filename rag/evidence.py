@@ -12,8 +12,10 @@ from .types import Hit
 
 NUMBER_BONUS = 0.1  # questions mostly ask for results
 # where one question asks several things: "..., and how much memory ...", "...; what speed-up ..."
-PART_BREAK = re.compile(r"[;?]|,?\s+and\s+(?=(?:how|what|which|why|when|where|who|does|do|did|is|are|was|were|can)\b)"
-                        r"|,\s+(?=(?:how|what|which|why|when|where|who)\b)", re.IGNORECASE)
+PART_BREAK = re.compile(r"[;?]|,?\s+and\s+(?=(?:(?:by|up to|to|on|in|at|for)\s+)?"
+                        r"(?:how|what|which|why|when|where|who|does|do|did|is|are|was|were|can)\b)"
+                        r"|,\s+(?=(?:(?:by|up to|to|on|in|at|for)\s+)?(?:how|what|which|why|when|where|who)\b)",
+                        re.IGNORECASE)
 WHOLE_ABSTRACT_SHARE = 0.5  # an abstract no longer than this share of the budget may be given whole
 
 

@@ -51,6 +51,7 @@ class LlamaCppChat(BaseChatModel):
     n_threads: int | None = None
     max_tokens: int = 200
     temperature: float = 0.0
+    prompt_lookup_tokens: int = 0
     _llama: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _prefill_rate: float | None = PrivateAttr(default=None)
@@ -62,8 +63,10 @@ class LlamaCppChat(BaseChatModel):
     def load(self):
         if self._llama is None:
             from llama_cpp import Llama
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
             disable_extra_buffers()
-            self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_batch=512,
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup_tokens) if self.prompt_lookup_tokens else None
+            self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_batch=512, draft_model=draft,
                                 n_threads=self.n_threads or os.cpu_count(), verbose=False)
         return self._llama
 
@@ -153,7 +156,8 @@ def llama_chat(path: Path, settings: Settings) -> LlamaCppChat:
         raise LLMError("llama-cpp-python is not installed: run `pip install llama-cpp-python` "
                        "(it compiles from source, about 7 minutes)") from None
     return LlamaCppChat(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                        max_tokens=settings.max_tokens, temperature=settings.temperature)
+                        max_tokens=settings.max_tokens, temperature=settings.temperature,
+                        prompt_lookup_tokens=settings.prompt_lookup_tokens)
 
 
 _models: dict[tuple, BaseChatModel] = {}
@@ -163,7 +167,7 @@ _models_lock = threading.Lock()
 def model_key(settings: Settings) -> tuple:
     return tuple(getattr(settings, name) for name in (
         "llm", "openai_base_url", "openai_model", "openai_api_key", "model_cache_dir", "n_ctx", "n_threads",
-        "max_tokens", "temperature"))
+        "max_tokens", "temperature", "prompt_lookup_tokens"))
 
 
 def loaded_llm(settings: Settings) -> BaseChatModel | None:

@@ -248,6 +248,11 @@ class SupportChecker:
             self._vectors.update((t, found[t]) for t in missing)
         return [found[t] for t in texts]
 
+    def similarities(self, text: str, others: list[str]) -> list[float]:
+        """Cosine similarity of the text's embedding to each of the others'."""
+        first, *rest = self._embed([text] + others)
+        return [float(np.dot(first, v) / (np.linalg.norm(first) * np.linalg.norm(v) or 1.0)) for v in rest]
+
     def cheap_rows(self, sentence: str, sources: list[str]) -> list[Row]:
         split = [split_sentences(source) or [source] for source in sources]
         vectors = self._embed([sentence, flip(sentence)] + [s for sentences in split for s in sentences])

@@ -309,3 +309,21 @@ def test_templates_are_checked_for_their_placeholders(tmp_path):
     with pytest.raises(PromptError, match="condense.txt"):
         load_templates(tmp_path)
     assert set(load_templates()) == {"system.txt", "answer.txt", "condense.txt"}
+
+
+def test_a_rejected_draft_of_a_which_work_question_is_answered_from_the_described_source(index, fake_llm):
+    question = "Which work quantizes the key-value cache of transformer language models to 2 bits, and how much memory does it save?"
+    model = fake_llm(["Bananas are an excellent source of potassium for athletes [1].", "a retry was not expected"])
+    parts = list(ask_stream(question, k=2, settings=index))
+    answer = parts[-1]
+    assert not answer.refused and RETRY_NOTE not in parts and model.i == 1  # one model call, no retry
+    n = source_number(answer, "kv")
+    assert answer.text.startswith(f"- **Compressing the KV Cache**: We quantize the key-value cache")
+    assert f"by 8 times [{n}]." in answer.text and [c.paper_id for c in answer.citations] == ["kv"]
+
+
+def test_with_extraction_off_a_rejected_draft_is_retried_then_refused(index, fake_llm):
+    question = "Which work quantizes the key-value cache of transformer language models to 2 bits, and how much memory does it save?"
+    fake_llm(["Bananas are an excellent source of potassium for athletes [1].", "Bananas are yellow [1]."])
+    answer = ask(question, k=2, settings=index.model_copy(update={"extract_when_rejected": False}))
+    assert answer.refused

@@ -21,6 +21,9 @@ HITS = [Hit(paper_id="zip", title="ZipNN: Lossless Compression for AI Models", t
     ("As shown in [1], compression works [2].", "As shown in ZipNN, compression works [2] [1]."),
     ("Compression saves 33% of space [1].", "Compression saves 33% of space [1]."),
     ("It improves accuracy [1] and [2].", "It improves accuracy [1] and [2]."),
+    ("ZipNN [1] compresses models losslessly.", "ZipNN compresses models losslessly [1]."),  # named already
+    ("[1] ZipNN: Lossless Compression reports savings.", "ZipNN: Lossless Compression reports savings [1]."),
+    ("It saves 33% over zstd, which is [1].", "It saves 33% over zstd [1]."),
 ])
 def test_a_citation_used_as_a_noun_becomes_the_papers_short_name(written, shown):
     assert name_cited_papers(written, HITS) == shown
@@ -30,6 +33,9 @@ def test_broken_sentences_are_counted():
     assert broken_sentences("The algorithm in matches REDQ [1]. It saves memory [1].") == 1
     assert broken_sentences("As shown in , it works. Sampling helps [2].") == 1
     assert broken_sentences("The algorithm in ZipNN matches REDQ [1]. We rely on the data [2].") == 0
+    assert broken_sentences("The work that compresses checkpoints losslessly is [1].") == 1
+    assert broken_sentences("ZipNN ZipNN compresses checkpoints [1].") == 1
+    assert broken_sentences("The work that compresses checkpoints losslessly is ZipNN [1]. That is all it is.") == 0
 
 
 def test_a_yes_no_question_becomes_its_claim():

@@ -1,7 +1,8 @@
 """Completing a verified answer from the sources: question parts, named papers, per-paper lines."""
 from __future__ import annotations
 
-from rag.compose import NOT_IN_SOURCES, claim_of, complete_answer, named_sources, open_parts, question_parts
+from rag.compose import (NOT_IN_SOURCES, claim_of, complete_answer, described_work, extracted_answer, named_sources,
+                          open_parts, question_parts)
 from rag.types import Citation, Hit
 
 DIFFUSION = Hit(paper_id="dd", title="Decentralized Diffusion Models", text="", score=1.0, chunk_id="dd:0",
@@ -90,3 +91,76 @@ def test_a_sentence_said_twice_is_kept_once():
     text, _ = complete_answer("Which work trains diffusion models in isolation?", answer.strip(), [cited(1, DIFFUSION)],
                               [DIFFUSION])
     assert text == "Decentralized Diffusion Models trains experts in isolation [1]."
+
+
+MOE = Hit(paper_id="ds", title="DeepSpeed-MoE: Advancing Mixture-of-Experts Inference", text="", score=0.7, chunk_id="ds:0",
+          abstract="Mixture-of-experts models are hard to serve. "
+                   "DeepSpeed-MoE serves MoE models up to 4.5x faster and 9x cheaper than quality-equivalent dense models.")
+
+
+def test_a_part_asking_by_what_factor_is_its_own_part_and_gets_the_sentence_with_the_numbers():
+    question = "Which system serves MoE models faster and cheaper than dense models, and by what factors?"
+    assert question_parts(question)[1] == "by what factors"
+    text, _ = complete_answer(question, "DeepSpeed-MoE serves MoE models faster and cheaper than dense models [1].",
+                              [cited(1, MOE)], [MOE])
+    assert text.endswith("up to 4.5x faster and 9x cheaper than quality-equivalent dense models [1].")
+
+
+def test_a_which_part_after_the_first_asks_a_detail_the_answer_must_give():
+    question = "When data is repeated, what degradation appears and which regularization technique counters it?"
+    assert open_parts(question) == question_parts(question)
+    assert open_parts("Which work trains diffusion models, and which router does it use?") == ["which router does it use"]
+
+
+def test_a_which_work_description_names_the_source_that_clearly_holds_it():
+    hits = [H2O, DIFFUSION, SCOPE]
+    assert described_work("Which work trains diffusion models in isolation on partitions of the data?", hits) == [2]
+    assert described_work("Which work folds proteins with graph networks?", hits) == []  # fits none clearly
+    assert described_work("How do diffusion models train in isolation?", hits) == []  # not a which-work question
+
+
+def test_with_no_draft_left_a_which_work_question_is_answered_from_the_described_source():
+    question = "Which work trains diffusion models in isolation on partitions of the data, and how far did it scale?"
+    text, citations = extracted_answer(question, [H2O, DIFFUSION])
+    assert text.startswith("- **Decentralized Diffusion Models**: We train diffusion models in isolation")
+    assert "24 billion parameters" in text and text.count("[2]") == 2 and "[1]" not in text
+    assert [c.paper_id for c in citations] == ["dd"]
+
+
+def test_with_no_draft_left_two_named_papers_get_a_line_each_from_their_own_abstract():
+    question = "How do the H2O and SCOPE approaches differ in the way they shrink the KV cache?"
+    lines = extracted_answer(question, [SCOPE, DIFFUSION, H2O])[0].splitlines()
+    assert len(lines) == 2 and lines[0].endswith("[1].") and lines[1].endswith("[3].")
+    assert "prefill and decoding" in lines[0] and "eviction policy" in lines[1]
+
+
+def test_nothing_is_extracted_for_a_question_that_names_no_work():
+    assert extracted_answer("How much memory do KV caches use?", [H2O, SCOPE]) == ("", [])
+
+
+def test_a_sentence_pinning_the_described_work_on_another_source_gives_way_to_that_source():
+    question = "Which work trains diffusion models in isolation on partitions of the data, and how far did it scale?"
+    text, citations = complete_answer(question, "H_2O trains diffusion models in isolation on partitions of the data [1].",
+                                      [cited(1, H2O)], [H2O, DIFFUSION])
+    assert text == ""  # the caller then answers from the described source
+
+
+def test_a_citation_ending_a_which_work_sentence_becomes_the_papers_name():
+    question = "Which work trains diffusion models in isolation?"
+    text, _ = complete_answer(question, "The work that trains diffusion models in isolation is [1].",
+                              [cited(1, DIFFUSION)], [DIFFUSION])
+    assert text == "The work that trains diffusion models in isolation is **Decentralized Diffusion Models** [1]."
+    assert claim_of(text) == "The work that trains diffusion models in isolation is [1]."  # the checked claim
+
+
+def test_an_amount_part_no_sentence_answers_by_its_words_takes_the_closest_sentence_with_a_number():
+    from rag.support import get_checker
+    densing = Hit(paper_id="dl", title="Densing Law of LLMs", text="", score=1.0, chunk_id="dl:0",
+                  abstract="We define the capacity density of a model as its effective parameter size over its actual size. "
+                           "Capacity density gives one frame for model effectiveness and efficiency. "
+                           "The capacity density of LLMs doubles approximately every three months.")
+    question = "Which work measures LLM quality as effective over actual parameter size, and how fast does it grow?"
+    text, _ = complete_answer(question, "Densing Law of LLMs defines capacity density [1].", [cited(1, densing)],
+                              [densing], get_checker())
+    assert text.endswith("The capacity density of LLMs doubles approximately every three months [1].")
+    assert NOT_IN_SOURCES not in text
