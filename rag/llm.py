@@ -66,8 +66,9 @@ class LlamaCppChat(BaseChatModel):
             from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
             disable_extra_buffers()
             draft = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup_tokens) if self.prompt_lookup_tokens else None
+            # drafts are checked against the logits of every prompt position (n_ctx x vocabulary floats)
             self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_batch=512, draft_model=draft,
-                                n_threads=self.n_threads or os.cpu_count(), verbose=False)
+                                logits_all=draft is not None, n_threads=self.n_threads or os.cpu_count(), verbose=False)
         return self._llama
 
     @property
