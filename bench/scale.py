@@ -1,16 +1,24 @@
 """Retrieval at 100k+ chunks: the lexical index on disk beside the former in-memory rank_bm25.
 
-    python bench/scale.py [--sizes 100000 500000] [--questions 50] [--keep DIR]
+    python bench/scale.py [--sizes 100000 500000] [--questions 50] [--keep DIR] [--retrievers ...] [--before COMMIT]
+                          [--full-read-max SIZE]
 
 One temporary Chroma store grows to each size in turn. Its chunks are the bundled corpus's
 chunks, then copies of them with about a fifth of their words replaced (new paper ids), and
 their vectors are the real MiniLM vectors of the corpus chunks plus noise, normalised (the
-corpus is embedded once and cached in model_cache_dir/bench). At each size, two fresh
-processes open the store and answer the eval questions, so their memory is not shared:
+corpus is embedded once and cached in model_cache_dir/bench). With --keep DIR, each size has its
+own store in DIR/<size>, copied from the next smaller one and grown; a later run reuses them as
+they are (a 500k build takes about 15 minutes; its build columns then show 0), and
+`--retrievers` with no name only builds. At each size, fresh processes open the store and answer
+the eval questions, so their memory is not shared:
 - lexical: the retriever as it is (FTS5 index on disk, Chroma read for the candidates only);
 - full read: the keyword side as it was (every chunk read from Chroma, rank_bm25 built in memory).
-Both share the dense side (Chroma's HNSW). Latencies leave out the query embedding (the
-questions are embedded beforehand); "kw" is the time in the keyword side alone.
+Both share the dense side (Chroma's HNSW). With --before COMMIT, each is also run with the rag
+package of that commit (read with `git archive` into a temp folder), labelled "<kind>@<commit>".
+Latencies leave out the query embedding (the questions are embedded beforehand); "kw" is the time
+in the keyword side alone. recall@k and MRR: gold papers among the hits of the questions that have
+them (the copies' paper ids are not gold); "same" is the share of questions whose k hits equal
+those of the first retriever in the table at that size (with --before: lexical@COMMIT).
 """
 from __future__ import annotations
 
@@ -26,14 +34,15 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.environ.get("SCALE_BENCH_CODE", str(REPO)))  # the rag package measured
 
 import numpy as np  # noqa: E402
 
 from rag.chunk import chunk_paper, make_splitter  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embed import get_embedder  # noqa: E402
-from rag.evaluate import load_questions, percentile  # noqa: E402
+from rag.evaluate import load_questions, percentile, recall_at_k, reciprocal_rank  # noqa: E402
 from rag.ingest import distinct_papers  # noqa: E402
 from rag.lexical import open_lexical, tokenize  # noqa: E402
 from rag.load import load_papers  # noqa: E402
@@ -45,6 +54,7 @@ BATCH = 5000
 REPLACED = 0.2   # share of a copy's words replaced by other corpus words
 NOISE = 0.025    # per-dimension noise on a copy's vector: cosine to the original about 0.9
 WARM_UP = "warm-up question about language models"
+KINDS = ("lexical", "full-read")
 
 
 def corpus_chunks(settings: Settings) -> list[Chunk]:
@@ -184,23 +194,28 @@ def worker(kind: str, index_dir: str, n_questions: int) -> None:
     retriever._sync()
     opened = time.perf_counter() - started
     retriever.lexical = Timed(retriever.lexical)
-    questions = [q["question"] for q in load_questions(limit=n_questions)]
-    retriever.embedder = Embedded(retriever.embedder, questions + [WARM_UP])  # time retrieval, not the model
+    questions = load_questions(limit=n_questions)
+    retriever.embedder = Embedded(retriever.embedder, [q["question"] for q in questions] + [WARM_UP])  # time retrieval, not the model
     retriever.search(WARM_UP)
-    totals, keyword = [], []
+    totals, keyword, hits = [], [], []
     for question in questions:
         before, started = retriever.lexical.seconds, time.perf_counter()
-        retriever.search(question)
+        hits.append(retriever.search(question["question"]))
         totals.append(time.perf_counter() - started)
         keyword.append(retriever.lexical.seconds - before)
+    answerable = [(found, q["gold"]) for found, q in zip(hits, questions) if q["gold"]]
     print(json.dumps({"open_s": opened, "p50_ms": 1000 * percentile(totals, 0.5), "p95_ms": 1000 * percentile(totals, 0.95),
                       "keyword_p50_ms": 1000 * percentile(keyword, 0.5), "keyword_p95_ms": 1000 * percentile(keyword, 0.95),
-                      **memory_mb()}))
+                      "recall": float(np.mean([recall_at_k(found, gold) for found, gold in answerable])),
+                      "mrr": float(np.mean([reciprocal_rank(found, gold) for found, gold in answerable])),
+                      "hits": [[h.chunk_id for h in found] for found in hits], **memory_mb()}))
 
 
-def measure(kind: str, index_dir: Path, n_questions: int) -> dict:
+def measure(kind: str, index_dir: Path, n_questions: int, code: Path | None = None) -> dict:
+    """One worker process; `code`: a folder holding another version of the rag package to measure."""
+    env = {**os.environ, "SCALE_BENCH_CODE": str(code)} if code else None
     done = subprocess.run([sys.executable, __file__, "--worker", kind, "--index", str(index_dir),
-                           "--questions", str(n_questions)], capture_output=True, text=True)
+                           "--questions", str(n_questions)], capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"the {kind} worker failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -210,40 +225,79 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+def checkout(commit: str) -> Path:
+    """The rag package of this commit and its eval questions, in a temp folder (git archive: the repository
+    is left as it is)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"rag-{commit}-"))
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "rag", "eval"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def size_folder(keep: Path, size: int) -> Path:
+    """keep/<size>: reused when it exists, else a copy of the largest smaller store there (grown later)."""
+    folder = keep / str(size)
+    if not folder.exists():
+        smaller = sorted((int(f.name), f) for f in keep.glob("*") if f.name.isdigit() and int(f.name) < size)
+        if smaller:
+            shutil.copytree(smaller[-1][1], folder)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100000, 500000])
     parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--keep", type=Path, help="build the store in this folder and keep it (default: a temp folder)")
-    parser.add_argument("--worker", choices=["lexical", "full-read"], help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=Path, help="keep one store per size in this folder, DIR/<size>, and reuse them in later "
+                        "runs (default: one temp folder, removed at the end)")
+    parser.add_argument("--retrievers", nargs="*", choices=KINDS, default=list(KINDS),
+                        help="retrievers measured at each size (none: only build the stores)")
+    parser.add_argument("--before", help="also measure each retriever with the rag package of this commit")
+    parser.add_argument("--full-read-max", type=int, help="measure full-read only at sizes up to this (it reads every "
+                        "chunk: about 5 minutes to open at 500k)")
+    parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--index", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.index, args.questions)
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="rag-scale-"))
-    settings = Settings(index_dir=folder)
+    temp_folder = None if args.keep else Path(tempfile.mkdtemp(prefix="rag-scale-"))
+    settings = Settings(index_dir=args.keep or temp_folder)
     chunks = corpus_chunks(settings)
     vectors = corpus_vectors(chunks, settings)
     vocabulary = sorted({w for c in chunks for w in c.text.split()})
-    print(f"{len(chunks)} corpus chunks; store in {folder}")
+    print(f"{len(chunks)} corpus chunks; stores in {args.keep or temp_folder}")
+    runs = [(kind, None) for kind in args.retrievers]
+    if args.before:  # first, so "same" compares the retrievers as they are with these
+        before_code = checkout(args.before)
+        runs = [(kind, before_code) for kind in args.retrievers] + runs
     print(f"{'chunks':>8} {'build chroma s':>14} {'build lexical s':>15} {'chroma MB':>9} {'lexical MB':>10}  "
-          f"{'retriever':<10} {'open s':>7} {'p50 ms':>7} {'p95 ms':>7} {'kw p50':>7} {'kw p95':>7} {'RSS MB':>7} {'peak MB':>8}",
-          flush=True)
+          f"{'retriever':<18} {'open s':>7} {'p50 ms':>7} {'p95 ms':>7} {'kw p50':>7} {'kw p95':>7} {'RSS MB':>7} {'peak MB':>8} "
+          f"{'recall@k':>8} {'MRR':>6} {'same':>5}", flush=True)
     built = {"chroma_s": 0.0, "lexical_s": 0.0}
     try:
         for size in sorted(args.sizes):
+            folder = size_folder(args.keep, size) if args.keep else temp_folder
+            settings = Settings(index_dir=folder)
             for key, seconds in grow(settings, size, chunks, vectors, vocabulary).items():
                 built[key] += seconds
             lexical_mb = sum(f.stat().st_size for f in folder.glob("lexical-*")) / 1e6
-            for kind in ("lexical", "full-read"):
-                m = measure(kind, folder, args.questions)
+            first_hits = None
+            for kind, code in runs:
+                if kind == "full-read" and args.full_read_max and size > args.full_read_max:
+                    continue
+                m = measure(kind, folder, args.questions, code)
+                first_hits = first_hits or m["hits"]
+                same = np.mean([a == b for a, b in zip(m["hits"], first_hits)])
+                label = f"{kind}@{args.before}" if code else kind
                 print(f"{size:>8} {built['chroma_s']:>14.0f} {built['lexical_s']:>15.0f} {folder_mb(folder) - lexical_mb:>9.0f} "
-                      f"{lexical_mb:>10.0f}  {kind:<10} {m['open_s']:>7.1f} {m['p50_ms']:>7.0f} {m['p95_ms']:>7.0f} "
-                      f"{m['keyword_p50_ms']:>7.0f} {m['keyword_p95_ms']:>7.0f} {m['rss_mb']:>7.0f} {m['peak_rss_mb']:>8.0f}",
-                      flush=True)
+                      f"{lexical_mb:>10.0f}  {label:<18} {m['open_s']:>7.1f} {m['p50_ms']:>7.0f} {m['p95_ms']:>7.0f} "
+                      f"{m['keyword_p50_ms']:>7.0f} {m['keyword_p95_ms']:>7.0f} {m['rss_mb']:>7.0f} {m['peak_rss_mb']:>8.0f} "
+                      f"{m['recall']:>8.3f} {m['mrr']:>6.3f} {same:>5.2f}", flush=True)
     finally:
         if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(temp_folder, ignore_errors=True)
+        if args.before:
+            shutil.rmtree(before_code, ignore_errors=True)
 
 
 if __name__ == "__main__":

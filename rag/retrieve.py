@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import numpy as np
 
@@ -36,7 +37,8 @@ def score_fusion(ids: list[str], cosines: np.ndarray, bm25: np.ndarray, dense_we
 
 
 class HybridRetriever:
-    """Dense hits from Chroma, keyword hits from the lexical index; reads only the candidates' records."""
+    """Dense hits from Chroma, keyword hits from the lexical index; reads the candidates' vectors, and the
+    documents and metadata of the best-ranked ones only."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -45,22 +47,28 @@ class HybridRetriever:
         self.vectors = self.store.vectors()
         self.lexical = open_lexical(settings, self.store)
         self._checked_count = -1
+        self._checked_at = 0.0
         self._lock = threading.Lock()
 
     def _sync(self) -> int:
-        """The collection's size. When it changed since the last look (another process ingested, or an
-        ingest was killed between its two writes), the lexical index is brought up to date."""
+        """The collection's size, looked up again when empty or after lexical_sync_interval_s. When it
+        changed since the last look (another process ingested, or an ingest was killed between its two
+        writes), the lexical index is brought up to date."""
+        if self._checked_count > 0 and time.monotonic() - self._checked_at < self.settings.lexical_sync_interval_s:
+            return self._checked_count
         count = self.store.count()
         if count != self._checked_count:
             if self.lexical.count() != count:
                 sync_lexical(self.store, self.lexical)
             self._checked_count = count
+        self._checked_at = time.monotonic()
         return count
 
     def dense(self, query_vector: list[float], n: int, year: int | None) -> list[str]:
-        found = self.vectors.similarity_search_by_vector_with_relevance_scores(
-            query_vector, k=n, filter={"year": year} if year else None)
-        return [doc.id for doc, _ in found]
+        """Ids of the n nearest chunks (their vectors are read afterwards, with the keyword hits')."""
+        found = self.store.collection.query(query_embeddings=[query_vector], n_results=n,
+                                            where={"year": year} if year else None, include=[])
+        return found["ids"][0]
 
     def fuse(self, query: str, cosines: dict[str, float], keyword: dict[str, float], dense_ids: list[str],
              keyword_ids: list[str]) -> dict[str, float]:
@@ -83,23 +91,38 @@ class HybridRetriever:
         dense_ids = self.dense(query_vector, n, year)
         keyword = dict(self.lexical.search(query, n, year))
         candidates = list(dict.fromkeys(dense_ids + list(keyword)))
-        records = self.store.records(candidates) if candidates else {}
+        vectors = self.store.stored_vectors(candidates) if candidates else {}
         # a chunk deleted from Chroma may linger in the lexical index until the next sync
-        candidates = [i for i in candidates if i in records]
+        candidates = [i for i in candidates if i in vectors]
         if not candidates:
             return []
-        dense_ids = [i for i in dense_ids if i in records]
-        keyword_ids = [i for i in keyword if i in records]
+        dense_ids = [i for i in dense_ids if i in vectors]
+        keyword_ids = [i for i in keyword if i in vectors]
         # stored vectors: the cosine of every candidate, for score fusion and for Hit.similarity
-        cosines = {i: float(records[i]["embedding"] @ np.asarray(query_vector)) for i in candidates}
+        cosines = {i: float(vectors[i] @ np.asarray(query_vector)) for i in candidates}
         fused = self.fuse(query, cosines, keyword, dense_ids, keyword_ids)
         ranked = sorted(fused, key=fused.get, reverse=True)
+        records = self.head_records(ranked, k)
         return self.to_hits(self.per_paper_cap(ranked, k, records), fused, cosines, records)
 
+    def head_records(self, ranked: list[str], k: int) -> dict[str, dict]:
+        """Documents and metadata of the best-ranked candidates, read 2k at a time until the per-paper
+        cap has k hits among them (or the candidates run out)."""
+        records: dict[str, dict] = {}
+        read = 0
+        while read < len(ranked) and len(self.per_paper_cap(ranked[:read], k, records)) < k:
+            records.update(self.store.records(ranked[read:read + 2 * k]))
+            read += 2 * k
+        return records
+
     def per_paper_cap(self, ranked: list[str], k: int, records: dict[str, dict]) -> list[str]:
+        """The first k ranked chunks, at most max_chunks_per_paper of each paper (chunks without a record
+        left out)."""
         taken: dict[str, int] = {}
         chosen = []
         for chunk_id in ranked:
+            if chunk_id not in records:
+                continue
             paper = records[chunk_id]["metadata"]["paper_id"]
             if taken.get(paper, 0) < self.settings.max_chunks_per_paper:
                 taken[paper] = taken.get(paper, 0) + 1
@@ -127,7 +150,8 @@ _retrievers_lock = threading.Lock()
 def get_retriever(settings: Settings) -> HybridRetriever:
     key = (str(settings.index_dir), settings.chroma_host, settings.chroma_port, settings.collection,
            settings.embedding_model, settings.embedding_backend, settings.chunk_size, settings.chunk_overlap,
-           settings.candidates, settings.max_chunks_per_paper, settings.fusion, settings.dense_weight, settings.rrf_k)
+           settings.candidates, settings.max_chunks_per_paper, settings.fusion, settings.dense_weight, settings.rrf_k,
+           settings.keyword_match_budget, settings.lexical_sync_interval_s)
     with _retrievers_lock:
         if key not in _retrievers:
             _retrievers[key] = HybridRetriever(settings)

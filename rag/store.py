@@ -152,12 +152,16 @@ class Store:
                 return len(paper_ids)
             offset += page
 
+    def stored_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Vector of each of these chunks still in the collection, by id."""
+        found = self.collection.get(ids=ids, include=["embeddings"])
+        return {chunk_id: np.asarray(vector, dtype=float) for chunk_id, vector in zip(found["ids"], found["embeddings"])}
+
     def records(self, ids: list[str]) -> dict[str, dict]:
-        """Vector, document and metadata of each of these chunks still in the collection, by id."""
-        found = self.collection.get(ids=ids, include=["embeddings", "documents", "metadatas"])
-        return {chunk_id: {"embedding": np.asarray(vector, dtype=float), "document": document, "metadata": meta}
-                for chunk_id, vector, document, meta in zip(found["ids"], found["embeddings"], found["documents"],
-                                                             found["metadatas"])}
+        """Document and metadata of each of these chunks still in the collection, by id."""
+        found = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return {chunk_id: {"document": document, "metadata": meta}
+                for chunk_id, document, meta in zip(found["ids"], found["documents"], found["metadatas"])}
 
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings: list[list[float]]) -> None:
         self.collection.upsert(ids=ids, documents=texts, metadatas=metadatas, embeddings=embeddings)
