@@ -6,8 +6,8 @@ sentence of a cited (or named) source that answers it best, copied verbatim with
 kept once the support checker accepts it, like every answer sentence; an amount no source sentence
 gives gets a note saying the abstracts do not say it. A paper the question names that the answer
 leaves out gets its closest sentence, and an answer about several papers is one line per paper.
-A kept sentence that pins the question's "which work" description on another source than the one
-whose abstract clearly holds it is dropped. When nothing of the draft was kept, a question naming
+When the question describes one work that one source's abstract clearly holds, a kept sentence
+citing only other sources is dropped. When nothing of the draft was kept, a question naming
 two or more sources, or describing one work that one source clearly holds, is answered from those
 sources' sentences alone (extracted_answer)."""
 from __future__ import annotations
@@ -40,7 +40,7 @@ CANDIDATES_CHECKED = 3
 # a source sentence the answer holds this share of the words of is said already
 SAID_SHARE = 0.6
 # a part asking which paper or method: the answer's citation and the name it gives answer it
-WHICH_WORK = re.compile(r"^\W*(which|what)\s+(\S+\s+){0,3}?(works?|papers?|stud(y|ies)|methods?|models?|systems?|"
+WHICH_WORK = re.compile(r"^\W*(which|what)\s+(?!(did|does|do|is|are|was|were|can|could|has|have)\b)(\S+\s+){0,3}?(works?|papers?|stud(y|ies)|methods?|models?|systems?|"
                         r"approach(es)?|techniques?|frameworks?|procedures?|algorithms?|architectures?|recipes?|"
                         r"engines?|optimizers?|benchmarks?|datasets?|llms?|strateg(y|ies)|analys[ie]s|extensions?)\b",
                         re.IGNORECASE)
@@ -251,13 +251,14 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
                     checker: SupportChecker | None = None, names_answer: bool = False) -> tuple[str, list[Citation]]:
     """The verified answer with a cited source sentence for each part it leaves open (from the cited
     sources, those the question names and the work it describes), laid out one line per paper when it
-    cites several (or, names_answer, always). Empty when every sentence pinned the described work on
-    another source."""
+    cites several (or, names_answer, always). Empty when every sentence cited other sources than the
+    one work the question describes."""
     if not text:
         return text, citations
     named, work = named_sources(question, hits), described_work(question, hits)
+    several = about_several_papers(question, named)
     sources = list(dict.fromkeys([c.n for c in citations] + named + work))
-    sentences = [named_at_end(s, hits) for s in said_once(split_sentences(text)) if not pinned_elsewhere(s, question, work)]
+    sentences = [named_at_end(s, hits) for s in said_once(split_sentences(text)) if not off_the_work(s, work, several)]
     if not sentences:
         return "", []
     sentences += named_paper_sentences(question, sentences, hits, named, checker)
@@ -267,17 +268,16 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
         for n in markers_in(sentence):
             quotes.setdefault(n, Citation(n=n, paper_id=hits[n - 1].paper_id, title=hits[n - 1].title,
                                           quote=strip_markers(sentence), date=hits[n - 1].date))
-    several = about_several_papers(question, named)
     text = per_paper_lines(sentences, hits, names_answer) if several or names_answer else " ".join(sentences)
-    return text, [quotes[n] for n in sorted(quotes)]
+    shown = {n for sentence in sentences for n in markers_in(sentence)}
+    return text, [quotes[n] for n in sorted(quotes) if n in shown]
 
 
-def pinned_elsewhere(sentence: str, question: str, work: list[int]) -> bool:
-    """The sentence restates the question's "which work" description but cites another source than the
-    one whose abstract clearly holds it."""
+def off_the_work(sentence: str, work: list[int], several: bool) -> bool:
+    """A question describing one work that one source clearly holds is about that work: a sentence
+    citing only other sources is off it (or pins the description on the wrong paper)."""
     cited = markers_in(sentence)
-    return bool(work and cited and work[0] not in cited
-                and share(part_words(question_parts(question)[0], []), strip_markers(sentence)) >= WORK_MATCH)
+    return bool(work and not several and cited and work[0] not in cited)
 
 
 def described_work(question: str, hits: list[Hit]) -> list[int]:

@@ -74,7 +74,7 @@ def test_an_empty_answer_stays_empty():
 
 
 def test_an_answer_to_a_one_paper_question_citing_two_sources_stays_one_paragraph():
-    question = "Which work scales diffusion models trained in isolation?"
+    question = "How are diffusion models trained in isolation scaled?"
     answer = "Decentralized Diffusion Models trains experts in isolation [1]. KV caches are large [2]."
     text, _ = complete_answer(question, answer, [cited(1, DIFFUSION), cited(2, H2O)], [DIFFUSION, H2O])
     assert text == answer
@@ -117,6 +117,7 @@ def test_a_which_work_description_names_the_source_that_clearly_holds_it():
     assert described_work("Which work trains diffusion models in isolation on partitions of the data?", hits) == [2]
     assert described_work("Which work folds proteins with graph networks?", hits) == []  # fits none clearly
     assert described_work("How do diffusion models train in isolation?", hits) == []  # not a which-work question
+    assert described_work("What did the work on diffusion models in isolation find?", hits) == []  # nor this
 
 
 def test_with_no_draft_left_a_which_work_question_is_answered_from_the_described_source():
@@ -136,6 +137,14 @@ def test_with_no_draft_left_two_named_papers_get_a_line_each_from_their_own_abst
 
 def test_nothing_is_extracted_for_a_question_that_names_no_work():
     assert extracted_answer("How much memory do KV caches use?", [H2O, SCOPE]) == ("", [])
+
+
+def test_sentences_citing_other_sources_than_the_described_work_are_dropped():
+    question = "Which work trains diffusion models in isolation on partitions of the data, and how far did it scale?"
+    answer = "Decentralized Diffusion Models trains experts in isolation [2]. It also retains heavy hitter tokens [1]."
+    text, citations = complete_answer(question, answer, [cited(1, H2O), cited(2, DIFFUSION)], [H2O, DIFFUSION])
+    assert text.startswith("Decentralized Diffusion Models trains experts in isolation [2].") and "[1]" not in text
+    assert [c.n for c in citations] == [2]
 
 
 def test_a_sentence_pinning_the_described_work_on_another_source_gives_way_to_that_source():
