@@ -51,6 +51,8 @@ SEVERAL_PAPERS = re.compile(r"\b(which|what) (\S+ ){0,2}(papers|works|studies|me
 WORK_MATCH = 0.6
 # when no other source's abstract comes within this share of it
 WORK_MARGIN = 0.15
+# a source sentence with more numbers replaces an answer sentence holding its numbers and this share of its words
+FULLER_SHARE = 0.5
 # sentences of each paper an answer extracted from the sources gives
 EXTRACTED_PER_PAPER = 2
 # "The work that ... is [1].": the citation stands for the name the sentence ends on
@@ -205,6 +207,30 @@ def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], 
     return [cited_line(*pick) for pick in found if pick]
 
 
+def names_lost(claim: str, source: str, hits: list[Hit]) -> bool:
+    """The claim calls a paper by a name the source sentence does not hold."""
+    said, kept = normal(claim), normal(source)
+    return any(f" {normal(short_name(h.title))} " in f" {said} " and f" {normal(short_name(h.title))} " not in f" {kept} "
+               for h in hits)
+
+
+def fuller_sentence(sentence: str, hits: list[Hit], checker: SupportChecker | None) -> str:
+    """An answer sentence stating numbers gives way to the sentence of its cited source that holds those
+    numbers and more, and most of its words ("BIG-bench consists of 204 tasks" -> "... 204 tasks,
+    contributed by 442 authors across 132 institutions"), copied verbatim once the checker accepts it;
+    not when that would lose the name of the paper the sentence gives."""
+    claim = strip_markers(sentence)
+    said = numbers(claim)
+    for n in (markers_in(sentence) if said else []):
+        abstract = hits[n - 1].abstract or hits[n - 1].text
+        for source in split_sentences(abstract):
+            if (said <= numbers(source) and len(numbers(source)) > len(said)
+                    and share(content_words(claim), source) >= FULLER_SHARE and not names_lost(claim, source, hits)
+                    and (checker is None or checker.supports(source, abstract))):
+                return cited_line(n, source)
+    return sentence
+
+
 def named_at_end(sentence: str, hits: list[Hit]) -> str:
     """ "The work that ... is [1]." -> "The work that ... is **ZipNN** [1]." (the description was checked)."""
     def name(match: re.Match) -> str:
@@ -258,7 +284,8 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
     named, work = named_sources(question, hits), described_work(question, hits)
     several = about_several_papers(question, named)
     sources = list(dict.fromkeys([c.n for c in citations] + named + work))
-    sentences = [named_at_end(s, hits) for s in said_once(split_sentences(text)) if not off_the_work(s, work, several)]
+    sentences = [named_at_end(fuller_sentence(s, hits, checker), hits) for s in said_once(split_sentences(text))
+                 if not off_the_work(s, work, several)]
     if not sentences:
         return "", []
     sentences += named_paper_sentences(question, sentences, hits, named, checker)

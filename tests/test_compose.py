@@ -173,3 +173,14 @@ def test_an_amount_part_no_sentence_answers_by_its_words_takes_the_closest_sente
                               [densing], get_checker())
     assert text.endswith("The capacity density of LLMs doubles approximately every three months [1].")
     assert NOT_IN_SOURCES not in text
+
+
+def test_an_answer_sentence_with_numbers_gives_way_to_the_source_sentence_saying_them_in_full():
+    bench = Hit(paper_id="bb", title="Beyond the Imitation Game", text="", score=1.0, chunk_id="bb:0",
+                abstract="Language models improve with scale. "
+                         "BIG-bench currently consists of 204 tasks, contributed by 442 authors across 132 institutions.")
+    question = "Which collaborative benchmark was assembled by hundreds of authors, and how many tasks does it contain?"
+    text, _ = complete_answer(question, "The benchmark consists of 204 tasks [1].", [cited(1, bench)], [bench])
+    assert text == "BIG-bench currently consists of 204 tasks, contributed by 442 authors across 132 institutions [1]."
+    named = "Beyond the Imitation Game consists of 204 tasks [1]."  # the name the source sentence lacks stays
+    assert complete_answer(question, named, [cited(1, bench)], [bench])[0].startswith(named)
