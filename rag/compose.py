@@ -177,11 +177,11 @@ def added_sentences(question: str, sentences: list[str], hits: list[Hit], source
     """For a question of several parts: a cited source sentence for each part the answer leaves open,
     or, for an amount no source sentence gives, a note that the abstracts do not say."""
     added: list[str] = []
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return added
     source_sentences = [s for n in sources for s in split_sentences(hits[n - 1].abstract or hits[n - 1].text)]
     taken = {normal(s) for s in source_sentences if said_already(s, sentences)}
-    if len(question_parts(question)) < 2:
-        return added
-    parts = question_parts(question)
     for part in open_parts(question):
         previous = parts[parts.index(part) - 1] if parts.index(part) > 0 else None
         asked = asked_in_part(part, previous, [hits[n - 1] for n in named], source_sentences)
