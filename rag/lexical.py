@@ -15,6 +15,7 @@ import math
 import re
 import sqlite3
 import threading
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -51,16 +52,21 @@ def idf(chunks_with_term: int, chunks: int) -> float:
     return value if value > 0 else 1e-6
 
 
-def bm25(query_terms: list[str], tokens: str, weights: dict[str, float], average_length: float) -> float:
-    """FTS5's bm25() of one chunk (its space-separated tokens), negated to be > 0: a query word given
-    twice counts twice, as two phrases of the OR expression would."""
-    words = tokens.split()
-    frequency = {t: 0 for t in query_terms}
-    for word in words:
-        if word in frequency:
-            frequency[word] += 1
-    length_norm = K1 * (1 - B + B * len(words) / average_length)
-    return sum(weights[t] * frequency[t] * (K1 + 1) / (frequency[t] + length_norm) for t in query_terms)
+def bm25(query_terms: list[str], token_lists: list[str], weights: dict[str, float],
+         average_length: float) -> np.ndarray:
+    """FTS5's bm25() of each chunk (its space-separated tokens), negated to be > 0: a query word given
+    twice counts twice, as two phrases of the OR expression would. Every word is looked up once, in C."""
+    distinct = list(dict.fromkeys(query_terms))
+    column = {term: i for i, term in enumerate(distinct)}
+    lengths = np.array([tokens.count(" ") + 1 if tokens else 0 for tokens in token_lists], dtype=np.int64)
+    words = " ".join(token_lists).split()
+    found = np.fromiter(map(column.get, words, repeat(-1)), dtype=np.int64, count=len(words))
+    row = np.repeat(np.arange(len(token_lists)), lengths)
+    frequency = np.zeros((len(token_lists), len(distinct)))
+    np.add.at(frequency, (row[found >= 0], found[found >= 0]), 1)
+    weight = np.array([weights[t] * query_terms.count(t) for t in distinct])
+    length_norm = (K1 * (1 - B + B * lengths / average_length))[:, None]
+    return (weight * frequency * (K1 + 1) / (frequency + length_norm)).sum(axis=1)
 
 
 def matched_terms(chunks_per_term: dict[str, int], budget: int) -> list[str]:
@@ -74,6 +80,23 @@ def matched_terms(chunks_per_term: dict[str, int], budget: int) -> list[str]:
         chosen.append(term)
         total += chunks_per_term[term]
     return chosen
+
+
+def top_summed(keys: np.ndarray, weights: np.ndarray, limit: int) -> list[int]:
+    """The `limit` keys with the highest summed weight (a key listed under several words sums them);
+    of keys tied at the cut, the lowest."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys)
+    keys, weights = keys[order], weights[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    unique, summed = keys[starts], np.add.reduceat(weights, starts)
+    if len(unique) <= limit:
+        return unique.tolist()
+    cut = np.partition(summed, len(summed) - limit)[len(summed) - limit]
+    above = np.flatnonzero(summed > cut)
+    tied = np.flatnonzero(summed == cut)[:limit - len(above)]
+    return unique[np.concatenate([above, tied])].tolist()
 
 
 def check_fts5() -> None:
@@ -192,8 +215,9 @@ class LexicalIndex:
 
     def _scored(self, terms: list[str], keys: list[int], weights: dict[str, float],
                 average_length: float) -> dict[str, float]:
-        scored = {chunk_id: bm25(terms, tokens, weights, average_length) for _, chunk_id, tokens in self._rows(keys)}
-        return {chunk_id: score for chunk_id, score in scored.items() if score > 0}
+        rows = self._rows(keys)
+        scores = bm25(terms, [tokens for _, _, tokens in rows], weights, average_length)
+        return {chunk_id: float(score) for (_, chunk_id, _), score in zip(rows, scores) if score > 0}
 
     def search(self, query: str, n: int, year: int | None = None) -> list[tuple[str, float]]:
         """The n best chunks for any of the query's words: (chunk id, BM25 score > 0), best first."""
@@ -219,9 +243,7 @@ class LexicalIndex:
             found = np.fromstring(listed, dtype=np.int64, sep=" ") if listed else np.zeros(0, dtype=np.int64)
             keys.append(found)
             weights.append(np.full(len(found), weight))
-        unique, position = np.unique(np.concatenate(keys), return_inverse=True)
-        summed = np.bincount(position, weights=np.concatenate(weights), minlength=len(unique))
-        return unique[np.argsort(-summed, kind="stable")[:limit]].tolist()
+        return top_summed(np.concatenate(keys), np.concatenate(weights), limit)
 
     def scores(self, query: str, ids: list[str]) -> dict[str, float]:
         """BM25 scores of these chunks for the query; chunks without a query word are left out."""

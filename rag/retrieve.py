@@ -99,7 +99,8 @@ class HybridRetriever:
         dense_ids = [i for i in dense_ids if i in vectors]
         keyword_ids = [i for i in keyword if i in vectors]
         # stored vectors: the cosine of every candidate, for score fusion and for Hit.similarity
-        cosines = {i: float(vectors[i] @ np.asarray(query_vector)) for i in candidates}
+        query_array = np.asarray(query_vector)
+        cosines = {i: float(vectors[i] @ query_array) for i in candidates}
         fused = self.fuse(query, cosines, keyword, dense_ids, keyword_ids)
         ranked = sorted(fused, key=fused.get, reverse=True)
         records = self.head_records(ranked, k)

@@ -6,10 +6,12 @@ import json
 import sqlite3
 import sys
 
+import numpy as np
 import pytest
 
 from rag.ingest import ingest
-from rag.lexical import SCHEMA, LexicalIndex, lexical_path, matched_terms, open_lexical, sync_lexical, tokenize
+from rag.lexical import (SCHEMA, LexicalIndex, lexical_path, matched_terms, open_lexical, sync_lexical, tokenize,
+                         top_summed)
 from rag.retrieve import HybridRetriever
 from rag.store import Store
 
@@ -141,6 +143,15 @@ def test_matched_words_are_the_rarest_within_the_budget_and_never_none():
     assert matched_terms(held, budget=100) == ["ternary", "weights"]
     assert matched_terms(held, budget=1) == ["ternary"]
     assert matched_terms(held, budget=10**6) == ["ternary", "weights", "models", "language"]
+
+
+def test_top_summed_adds_up_a_key_listed_under_several_words_and_keeps_the_lowest_keys_of_a_tie():
+    keys = np.array([9, 4, 7, 4, 2, 5], dtype=np.int64)
+    weights = np.array([1.0, 1.0, 1.0, 2.0, 1.0, 1.0])
+    assert top_summed(keys, weights, 1) == [4]
+    assert sorted(top_summed(keys, weights, 3)) == [2, 4, 5]
+    assert sorted(top_summed(keys, weights, 10)) == [2, 4, 5, 7, 9]
+    assert top_summed(np.zeros(0, dtype=np.int64), np.zeros(0), 3) == []
 
 
 def test_a_search_matching_only_the_rare_word_keeps_the_rare_hit_first_and_exact_scores(tmp_path):
