@@ -98,12 +98,13 @@ def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tup
     text, citations = verify_answer(raw, hits, checker)
     if not gives_asked_quantity(question, text):
         return "", []
-    return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits, checker)
+    return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits, checker,
+                           results_per_paper=settings.result_sentences)
 
 
 def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
     """The answer copied from the sources' sentences (see compose.extracted_answer), when it gives what is asked."""
-    text, citations = extracted_answer(question, hits, get_checker(settings))
+    text, citations = extracted_answer(question, hits, get_checker(settings), settings.result_sentences)
     return (text, citations) if text and gives_asked_quantity(question, text) else ("", [])
 
 

@@ -5,7 +5,9 @@ After verification, each part of the question that the kept sentences leave unan
 sentence of a cited (or named) source that answers it best, copied verbatim with its citation and
 kept once the support checker accepts it, like every answer sentence; an amount no source sentence
 gives gets a note saying the abstracts do not say it. A paper the question names that the answer
-leaves out gets its closest sentence, and an answer about several papers is one line per paper.
+leaves out gets its closest sentence, and each cited paper gives its result sentences (with numbers)
+closest to the question that the answer does not say yet. An answer about several papers is one line
+per paper.
 When the question describes one work that one source's abstract clearly holds, a kept sentence
 citing only other sources is dropped. When nothing of the draft was kept, a question naming
 two or more sources, or describing one work that one source clearly holds, is answered from those
@@ -55,6 +57,12 @@ WORK_MARGIN = 0.15
 FULLER_SHARE = 0.5
 # sentences of each paper an answer extracted from the sources gives
 EXTRACTED_PER_PAPER = 2
+# result sentences (holding a number) of the cited papers an answer adds, at most, in all
+RESULTS_IN_ALL = 4
+# a result sentence is added when its MiniLM cosine to the question, plus this weight times the share of
+# the question's words it holds, reaches RESULT_CLOSENESS
+RESULT_WORDS_WEIGHT = 0.3
+RESULT_CLOSENESS = 0.2
 # "The work that ... is [1].": the citation stands for the name the sentence ends on
 NAME_AT_END = re.compile(r"^(The\s+(?:\S+\s+){0,3}?(?:work|paper|study|method|model|system|approach|technique|framework)s?"
                          r"\s+(?:that|which)\b.*\b(?:is|are|was|were))\s+((?:\[\d+\])+)([.!?])$", re.IGNORECASE)
@@ -198,6 +206,31 @@ def added_sentences(question: str, sentences: list[str], hits: list[Hit], source
     return added
 
 
+def states_figures(sentence: str, title: str) -> bool:
+    """The sentence states a number other than one in the paper's title ("1-bit" of "The Era of 1-bit LLMs")."""
+    return bool(numbers(sentence) - numbers(title)) or bool(HAS_NUMBER.search(re.sub(r"\S*\d\S*", "", sentence)))
+
+
+def result_sentences(question: str, sentences: list[str], hits: list[Hit], per_paper: int,
+                     checker: SupportChecker | None) -> list[str]:
+    """For each paper the answer cites: its sentences stating a number the answer does not say yet,
+    closest to the question first, per_paper at most (a small model paraphrases a paper's results and
+    drops their figures), each copied with its citation once the checker accepts it."""
+    if per_paper <= 0 or checker is None:
+        return []
+    asked, added = content_words(question), []
+    for n in dict.fromkeys(n for sentence in sentences for n in markers_in(sentence)):
+        abstract = hits[n - 1].abstract or hits[n - 1].text
+        candidates = [s for s in split_sentences(abstract)
+                      if states_figures(s, hits[n - 1].title) and not said_already(s, sentences + added)]
+        closeness = checker.similarities(question, candidates) if candidates else []
+        ranked = sorted(((close + RESULT_WORDS_WEIGHT * share(asked, s), s) for close, s in zip(closeness, candidates)),
+                        reverse=True)
+        picked = [s for score, s in ranked if score >= RESULT_CLOSENESS][:per_paper]
+        added += [cited_line(n, s) for s in picked if checker.supports(s, abstract)]
+    return added[:RESULTS_IN_ALL]
+
+
 def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], named: list[int],
                           checker: SupportChecker | None) -> list[str]:
     """For each paper the question names that the answer does not cite: its sentence closest to the question."""
@@ -274,11 +307,12 @@ def per_paper_lines(sentences: list[str], hits: list[Hit], names_answer: bool = 
 
 
 def complete_answer(question: str, text: str, citations: list[Citation], hits: list[Hit],
-                    checker: SupportChecker | None = None, names_answer: bool = False) -> tuple[str, list[Citation]]:
+                    checker: SupportChecker | None = None, names_answer: bool = False,
+                    results_per_paper: int = 0) -> tuple[str, list[Citation]]:
     """The verified answer with a cited source sentence for each part it leaves open (from the cited
-    sources, those the question names and the work it describes), laid out one line per paper when it
-    cites several (or, names_answer, always). Empty when every sentence cited other sources than the
-    one work the question describes."""
+    sources, those the question names and the work it describes), then up to results_per_paper result
+    sentences of each cited paper, laid out one line per paper when it cites several (or, names_answer,
+    always). Empty when every sentence cited other sources than the one work the question describes."""
     if not text:
         return text, citations
     named, work = named_sources(question, hits), described_work(question, hits)
@@ -290,6 +324,7 @@ def complete_answer(question: str, text: str, citations: list[Citation], hits: l
         return "", []
     sentences += named_paper_sentences(question, sentences, hits, named, checker)
     sentences += added_sentences(question, sentences, hits, sources, named, checker)
+    sentences += result_sentences(question, sentences, hits, results_per_paper, checker)
     quotes = {c.n: c for c in citations}
     for sentence in sentences:
         for n in markers_in(sentence):
@@ -332,7 +367,8 @@ def closest_sentences(question: str, asked: set[str], n: int, hits: list[Hit],
     return sorted(picks, key=lambda pick: order.index(pick[1]))
 
 
-def extracted_answer(question: str, hits: list[Hit], checker: SupportChecker | None = None) -> tuple[str, list[Citation]]:
+def extracted_answer(question: str, hits: list[Hit], checker: SupportChecker | None = None,
+                     results_per_paper: int = 0) -> tuple[str, list[Citation]]:
     """An answer from the sources' own sentences, for when nothing of the model's draft was kept: for a
     question naming two or more of the sources, or asking which work fits a description that one source
     clearly holds, each such paper's line with its sentences answering the question, copied with their
@@ -346,4 +382,5 @@ def extracted_answer(question: str, hits: list[Hit], checker: SupportChecker | N
     if not citations:
         return "", []
     text = " ".join(cited_line(c.n, c.quote) for c in citations)
-    return complete_answer(question, text, citations, hits, checker, names_answer=True)
+    return complete_answer(question, text, citations, hits, checker, names_answer=True,
+                           results_per_paper=results_per_paper)

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     prompt_lookup_tokens: int = Field(0, ge=0, description="Tokens the local model drafts by looking up the prompt (llama.cpp prompt-lookup decoding: answers copy from their sources) and checks in one pass; 0 for plain decoding. Measured in README (bench/decode.py).")
     retry_with_top_source: bool = Field(True, description="When verification rejects a whole answer, ask once more with only the best-matching source (a few seconds more on those questions).")
     extract_when_rejected: bool = Field(True, description="When verification keeps nothing of the model's answer (or the model refused) and the question names two or more of its sources, or asks which work fits a description one source clearly holds: answer with those sources' own sentences, copied with their citations and checked, before any retry.")
+    result_sentences: int = Field(2, ge=0, description="Result sentences (stating a number) of each cited paper that a verified answer adds, closest to the question first, when the answer does not say them yet: copied with their citation and checked (4 in all at most; 0 for none). Measured in eval/README.md.")
     max_tokens: int = Field(200, description="Most tokens the model may generate for one answer.")
     temperature: float = Field(0.0, description="Sampling temperature.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint, for llm='openai'.")

@@ -37,7 +37,8 @@ def index(settings, tmp_path):
     corpus = tmp_path / "papers.jsonl"
     corpus.write_text("".join(json.dumps(p) + "\n" for p in PAPERS))
     ingest([corpus], settings=settings)
-    return settings
+    # these tests read the verified text exactly: no result sentences added (see the test of them below)
+    return settings.model_copy(update={"result_sentences": 0})
 
 
 @pytest.fixture
@@ -143,6 +144,16 @@ def test_a_pronoun_sentence_stays_when_the_rejected_claim_cited_its_source(index
               "It improves BLEU by 2.1 points over a dense baseline."])
     answer = ask(question, k=2, settings=index)
     assert answer.text == f"It improves BLEU by 2.1 points over a dense baseline [{moe}]."
+
+
+def test_the_cited_papers_result_sentences_are_added_by_default(index, fake_llm):
+    question = "How does the mixture-of-experts translation model compare with a dense baseline?"
+    moe = searched_number(question, "moe", index)
+    fake_llm([f"It improves BLEU by 2.1 points over a dense baseline [{moe}]."])
+    answer = ask(question, k=2, settings=index.model_copy(update={"result_sentences": 1}))
+    assert answer.text == (f"It improves BLEU by 2.1 points over a dense baseline [{moe}]. "
+                           f"We train a mixture-of-experts model with 64 experts for machine translation [{moe}].")
+    assert [c.paper_id for c in answer.citations] == ["moe"]
 
 
 def test_a_refusal_after_an_answer_is_dropped_but_one_before_it_refuses(index, fake_llm):

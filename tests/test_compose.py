@@ -184,3 +184,36 @@ def test_an_answer_sentence_with_numbers_gives_way_to_the_source_sentence_saying
     assert text == "BIG-bench currently consists of 204 tasks, contributed by 442 authors across 132 institutions [1]."
     named = "Beyond the Imitation Game consists of 204 tasks [1]."  # the name the source sentence lacks stays
     assert complete_answer(question, named, [cited(1, bench)], [bench])[0].startswith(named)
+
+
+def test_each_cited_paper_adds_its_result_sentences_closest_to_the_question_that_the_answer_lacks():
+    from rag.support import get_checker
+    bitnet = Hit(paper_id="bn", title="The Era of 1-bit LLMs", text="", score=1.0, chunk_id="bn:0",
+                 abstract="Recent research is paving the way for a new era of 1-bit LLMs. "
+                          "It matches the full-precision Transformer LLM with the same model size and training tokens. "
+                          "At 3B parameters it is 2.71 times faster and uses 3.55 times less GPU memory than LLaMA. "
+                          "The code was released in 2024 under 2 licences.")
+    question = "Which work trains LLMs with ternary weights?"
+    answer = "The Era of 1-bit LLMs trains LLMs with ternary weights [1]."
+    text, citations = complete_answer(question, answer, [cited(1, bitnet)], [bitnet, DIFFUSION], get_checker(),
+                                      results_per_paper=1)
+    assert text == answer + " At 3B parameters it is 2.71 times faster and uses 3.55 times less GPU memory than LLaMA [1]."
+    assert [c.n for c in citations] == [1]
+    assert complete_answer(question, answer, [cited(1, bitnet)], [bitnet], get_checker())[0] == answer  # 0: none added
+    said = answer + " It is 2.71 times faster and uses 3.55 times less GPU memory than LLaMA at 3B parameters [1]."
+    more = complete_answer(question, said, [cited(1, bitnet)], [bitnet], get_checker(), results_per_paper=3)[0]
+    assert more.count("2.71") == 1  # never a sentence the answer says already
+    assert "new era" not in more  # its only number is the title's
+
+
+def test_result_sentences_go_on_the_line_of_their_paper_and_only_for_cited_papers():
+    from rag.support import get_checker
+    h2o = Hit(paper_id="h2o", title=H2O.title, text="", score=0.9, chunk_id="h2o:0",
+              abstract=H2O.abstract.replace("It improves throughput", "With the KV cache policy H2O improves throughput"))
+    question = "How do H2O and SCOPE manage the KV cache?"
+    answer = "H2O keeps recent and heavy hitter tokens in the KV cache [1]. SCOPE optimizes prefill and decoding separately [2]."
+    text, _ = complete_answer(question, answer, [cited(1, h2o), cited(2, SCOPE)], [h2o, SCOPE, DIFFUSION], get_checker(),
+                              results_per_paper=2)
+    lines = text.splitlines()
+    assert lines[0].startswith("- H2O keeps") and lines[0].endswith("H2O improves throughput by up to 29 times [1].")
+    assert "[3]" not in text and len(lines) == 2
