@@ -226,9 +226,12 @@ def result_sentences(question: str, sentences: list[str], hits: list[Hit], per_p
         closeness = checker.similarities(question, candidates) if candidates else []
         ranked = sorted(((close + RESULT_WORDS_WEIGHT * share(asked, s), s) for close, s in zip(closeness, candidates)),
                         reverse=True)
-        picked = [s for score, s in ranked if score >= RESULT_CLOSENESS][:per_paper]
-        added += [cited_line(n, s) for s in picked if checker.supports(s, abstract)]
-    return added[:RESULTS_IN_ALL]
+        for sentence in [s for score, s in ranked if score >= RESULT_CLOSENESS][:per_paper]:
+            if len(added) == RESULTS_IN_ALL:
+                return added  # no support check past the cap
+            if checker.supports(sentence, abstract):
+                added.append(cited_line(n, sentence))
+    return added
 
 
 def named_paper_sentences(question: str, sentences: list[str], hits: list[Hit], named: list[int],
