@@ -22,8 +22,10 @@ PRONOUN_START = re.compile(r"^\W*(it|its|they|their|this|these|he|she|such)\b", 
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|may)\s+(.+?)\W*$",
                              re.IGNORECASE | re.DOTALL)
 VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
-# a marker read as a noun: after a word that needs one ("the method in [1] ..."), or before a word ("[1] shows")
+# a marker read as a noun: after a word that needs one ("the method in [1] ..."), ending a sentence after
+# a verb ("The work that ... is [1]."), or before a word ("[1] shows")
 NOUN_MARKER = re.compile(r"\b(?P<word>in|by|of|from|see|with|than|to|on|the|as|like|following)\s+\[(?P<a>\d+)\]"
+                         r"|\b(?P<verb>is|are|was|were)\s+\[(?P<d>\d+)\](?=\s*[.!?]?\s*$)"
                          r"|^(?P<lead>\W*)\[(?P<b>\d+)\](?=\s+[A-Za-z])|\[(?P<c>\d+)\](?=\s+(?!and\b|or\b)[a-z])", re.IGNORECASE)
 # "..., which is [1].": a clause whose only word is the citation
 DANGLING_WHICH = re.compile(r",?\s+which\s+(?:is|are|was|were)\s+((?:\[\d+\])+)(?=\s*[.!?]?\s*$)")
@@ -64,11 +66,12 @@ def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
     named = []
 
     def name(match: re.Match) -> str:
-        n = int(match.group("a") or match.group("b") or match.group("c"))
+        n = int(match.group("a") or match.group("b") or match.group("c") or match.group("d"))
         if not 1 <= n <= len(hits):
             return match.group(0)
         named.append(n)
-        lead = match.group("word") + " " if match.group("word") else match.group("lead") or ""
+        word = match.group("word") or match.group("verb")
+        lead = word + " " if word else match.group("lead") or ""
         name = short_name(hits[n - 1].title)
         before, after = normal(match.string[:match.start()]), normal(match.string[match.end():])
         if before.endswith(normal(name)) or after.startswith(normal(name)):  # "LISA [1] uses": named already

@@ -24,6 +24,8 @@ HITS = [Hit(paper_id="zip", title="ZipNN: Lossless Compression for AI Models", t
     ("ZipNN [1] compresses models losslessly.", "ZipNN compresses models losslessly [1]."),  # named already
     ("[1] ZipNN: Lossless Compression reports savings.", "ZipNN: Lossless Compression reports savings [1]."),
     ("It saves 33% over zstd, which is [1].", "It saves 33% over zstd [1]."),
+    ("The work that compresses checkpoints losslessly is [1].", "The work that compresses checkpoints losslessly is ZipNN [1]."),
+    ("The saving is 33% [1].", "The saving is 33% [1]."),
 ])
 def test_a_citation_used_as_a_noun_becomes_the_papers_short_name(written, shown):
     assert name_cited_papers(written, HITS) == shown
