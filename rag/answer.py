@@ -61,6 +61,15 @@ def relevant_hits(question: str, budget: Budget, year: int | None, settings: Set
     return hits
 
 
+def best_source_alone(question: str, hits: list[Hit], settings: Settings) -> list[Hit]:
+    """The retry's one source: the best hit, given as many characters of its abstract as the first
+    prompt gave all the hits, so the retry reads no more than the first prompt did."""
+    best = hits[0]
+    if settings.context in ("sentences", "evidence") and best.abstract:
+        best = replace(best, text=focus_sentences(question, best.abstract, sum(len(h.text) for h in hits)))
+    return [best]
+
+
 def evidence(question: str, hits: list[Hit], settings: Settings) -> Evidence:
     """The hits, each with the abstract sentences closest to the question (with context 'evidence' or
     'sentences', the text the model reads)."""
@@ -134,7 +143,7 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         text, citations = extracted(standalone, hits, settings)
     if not text and not opens_with_refusal(raw) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
-        messages = answer_messages(standalone, hits[:1])
+        messages = answer_messages(standalone, best_source_alone(standalone, hits, settings))
         retried = yield from draft(model, messages, timings, started)
         # [1] is the same paper in both prompts, and the only source the retry saw
         text, citations = checked(standalone, cite_the_only_source(retried), hits, settings)

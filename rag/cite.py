@@ -87,9 +87,15 @@ def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
 
 
 def cite_the_only_source(text: str) -> str:
-    """A reply written from one source: a sentence the model left without a marker comes from [1]."""
-    sentences = split_sentences(attach_trailing_markers(text))
-    return " ".join(s if markers_in(s) or is_refusal(s) else add_markers(VerifiedSentence(s, [1], {})) for s in sentences)
+    """A reply written from one source: every sentence comes from [1], whether the model left it without
+    a marker or gave it a number the prompt did not have."""
+    def one_source(sentence: str) -> str:
+        if is_refusal(sentence):
+            return sentence
+        if not markers_in(sentence):
+            return add_markers(VerifiedSentence(sentence, [1], {}))
+        return re.sub(r"(\[1\])(?:\s*,?\s*\[1\])+", r"\1", MARKER.sub("[1]", sentence))
+    return " ".join(one_source(s) for s in split_sentences(attach_trailing_markers(text)))
 
 
 def is_refusal(text: str) -> bool:

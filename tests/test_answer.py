@@ -132,7 +132,7 @@ def test_a_rejected_near_copy_of_its_cited_sentence_gives_way_to_that_sentence_v
 def test_a_pronoun_sentence_goes_with_the_unsupported_claim_before_it(index, fake_llm):
     question = "How many experts does the translation model use?"
     fake_llm([f"The KV cache paper trains a translation model on 4,096 TPUs [{searched_number(question, 'kv', index)}]. "
-              "It uses 64 experts for machine translation."])
+              "It uses 64 experts for machine translation.", REFUSAL])  # the draft, then the retry's reply
     answer = ask(question, k=2, settings=index)
     assert answer.refused and answer.citations == []
 
@@ -292,6 +292,18 @@ def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm)
     assert RETRY_NOTE in parts and answer.contexts[0].paper_id == "moe"
     assert answer.text == "We train a mixture-of-experts model with 64 experts for machine translation [1]."
     assert [c.paper_id for c in answer.citations] == ["moe"] and model.i == 0  # both replies used
+
+
+def test_the_retry_reads_more_of_the_best_source_within_the_first_prompts_characters(index, fake_llm, monkeypatch):
+    import rag.answer
+    prompts = []
+    monkeypatch.setattr(rag.answer, "answer_messages", lambda question, hits: prompts.append(hits) or answer_messages(question, hits))
+    fake_llm(["The model was trained on 4,096 TPUs for a year [2].", "The model was trained on 4,096 TPUs [1]."])
+    list(ask_stream("How many experts does the mixture-of-experts translation model use?", k=2,
+                    settings=index.model_copy(update={"context_chars": 80})))
+    first, retry = prompts
+    assert len(retry) == 1 and retry[0].paper_id == first[0].paper_id
+    assert len(first[0].text) < len(retry[0].text) <= sum(len(h.text) for h in first)
 
 
 def test_no_retry_when_the_model_refuses_or_retrying_is_off(index, fake_llm):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import ask
-from rag.cite import name_cited_papers, question_claim
+from rag.cite import cite_the_only_source, name_cited_papers, question_claim
 from rag.evaluate import broken_sentences
+from rag.prompt import REFUSAL
 from rag.types import Hit
 
 from .test_answer import fake_llm, index  # noqa: F401  (fixtures)
@@ -29,6 +30,12 @@ HITS = [Hit(paper_id="zip", title="ZipNN: Lossless Compression for AI Models", t
 ])
 def test_a_citation_used_as_a_noun_becomes_the_papers_short_name(written, shown):
     assert name_cited_papers(written, HITS) == shown
+
+
+def test_a_reply_from_one_source_cites_it_in_every_sentence_whatever_number_the_model_wrote():
+    assert cite_the_only_source("The work [2] compresses models. It saves 33% [1], [3]. It is lossless.") == \
+        "The work [1] compresses models. It saves 33% [1]. It is lossless [1]."
+    assert cite_the_only_source(REFUSAL) == REFUSAL
 
 
 def test_broken_sentences_are_counted():
