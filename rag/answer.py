@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
 from .budget import Budget, prompt_budget
-from .cite import checked_verdict, cite_the_only_source, opens_with_refusal, verify_answer
+from .cite import checked_verdict, cite_the_only_source, most_cited_source, opens_with_refusal, verify_answer
 from .compose import complete_answer, extracted_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
@@ -21,7 +21,7 @@ from .types import Answer, Evidence, Hit
 
 History = list[tuple[str, str]]
 # streamed between a rejected draft and the second try, so a reader of the stream sees why it restarts
-RETRY_NOTE = "\n\n(Not supported by the sources; asking again with the best-matching source only.)\n\n"
+RETRY_NOTE = "\n\n(Not supported by the sources; asking again with one source only.)\n\n"
 
 
 def search(query: str, k: int = 10, year: int | None = None, settings: Settings | None = None) -> list[Hit]:
@@ -61,13 +61,13 @@ def relevant_hits(question: str, budget: Budget, year: int | None, settings: Set
     return hits
 
 
-def best_source_alone(question: str, hits: list[Hit], settings: Settings) -> list[Hit]:
-    """The retry's one source: the best hit, given as many characters of its abstract as the first
-    prompt gave all the hits, so the retry reads no more than the first prompt did."""
-    best = hits[0]
-    if settings.context in ("sentences", "evidence") and best.abstract:
-        best = replace(best, text=focus_sentences(question, best.abstract, sum(len(h.text) for h in hits)))
-    return [best]
+def source_alone(question: str, hits: list[Hit], number: int, settings: Settings) -> list[Hit]:
+    """The retry's one source, given as many characters of its abstract as the first prompt gave all
+    the hits, so the retry reads no more than the first prompt did."""
+    source = hits[number - 1]
+    if settings.context in ("sentences", "evidence") and source.abstract:
+        source = replace(source, text=focus_sentences(question, source.abstract, sum(len(h.text) for h in hits)))
+    return [source]
 
 
 def evidence(question: str, hits: list[Hit], settings: Settings) -> Evidence:
@@ -121,8 +121,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
                settings: Settings | None = None) -> Iterator[Evidence | str | Answer]:
     """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
     pieces as the model writes them, then the final verified Answer. When verification
-    rejects a whole answer the model did not refuse, the question is asked once more with only the
-    best source (settings.retry_with_top_source), after a RETRY_NOTE piece."""
+    rejects a whole answer the model did not refuse, the question is asked once more with one source,
+    the one that answer cited most (settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
@@ -143,10 +143,10 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         text, citations = extracted(standalone, hits, settings)
     if not text and not opens_with_refusal(raw) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
-        messages = answer_messages(standalone, best_source_alone(standalone, hits, settings))
+        number = most_cited_source(raw, len(hits))  # the paper the rejected draft named, else the best hit
+        messages = answer_messages(standalone, source_alone(standalone, hits, number, settings))
         retried = yield from draft(model, messages, timings, started)
-        # [1] is the same paper in both prompts, and the only source the retry saw
-        text, citations = checked(standalone, cite_the_only_source(retried), hits, settings)
+        text, citations = checked(standalone, cite_the_only_source(retried, number), hits, settings)
         raw, tokens = raw + RETRY_NOTE + retried, tokens + prompt_tokens(model, messages)
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at

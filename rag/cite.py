@@ -86,16 +86,24 @@ def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
     return body + " " + "".join(f"[{n}]" for n in missing) + end
 
 
-def cite_the_only_source(text: str) -> str:
-    """A reply written from one source: every sentence comes from [1], whether the model left it without
-    a marker or gave it a number the prompt did not have."""
+def cite_the_only_source(text: str, number: int = 1) -> str:
+    """A reply written from one source: every sentence cites it as [number], whether the model left it
+    without a marker or gave it any number of its own (its prompt had only [1])."""
+    marker = f"[{number}]"
+
     def one_source(sentence: str) -> str:
         if is_refusal(sentence):
             return sentence
         if not markers_in(sentence):
-            return add_markers(VerifiedSentence(sentence, [1], {}))
-        return re.sub(r"(\[1\])(?:\s*,?\s*\[1\])+", r"\1", MARKER.sub("[1]", sentence))
+            return add_markers(VerifiedSentence(sentence, [number], {}))
+        return re.sub(r"(%s)(?:\s*,?\s*%s)+" % (re.escape(marker), re.escape(marker)), r"\1", MARKER.sub(marker, sentence))
     return " ".join(one_source(s) for s in split_sentences(attach_trailing_markers(text)))
+
+
+def most_cited_source(text: str, n_sources: int) -> int:
+    """The source number a reply cites most (the lowest among equals), else 1."""
+    cited = [n for n in markers_in(text) if 1 <= n <= n_sources]
+    return min(set(cited), key=lambda n: (-cited.count(n), n)) if cited else 1
 
 
 def is_refusal(text: str) -> bool:

@@ -294,16 +294,19 @@ def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm)
     assert [c.paper_id for c in answer.citations] == ["moe"] and model.i == 0  # both replies used
 
 
-def test_the_retry_reads_more_of_the_best_source_within_the_first_prompts_characters(index, fake_llm, monkeypatch):
+@pytest.mark.parametrize("rejected, read", [("The model was trained on 4,096 TPUs for a year [2].", 2),
+                                             ("The model was trained on 4,096 TPUs for a year [7].", 1)])
+def test_the_retry_reads_the_source_the_rejected_draft_cited_else_the_best_within_the_same_characters(
+        index, fake_llm, monkeypatch, rejected, read):
     import rag.answer
     prompts = []
     monkeypatch.setattr(rag.answer, "answer_messages", lambda question, hits: prompts.append(hits) or answer_messages(question, hits))
-    fake_llm(["The model was trained on 4,096 TPUs for a year [2].", "The model was trained on 4,096 TPUs [1]."])
+    fake_llm([rejected, "The model was trained on 4,096 TPUs [1]."])
     list(ask_stream("How many experts does the mixture-of-experts translation model use?", k=2,
                     settings=index.model_copy(update={"context_chars": 80})))
     first, retry = prompts
-    assert len(retry) == 1 and retry[0].paper_id == first[0].paper_id
-    assert len(first[0].text) < len(retry[0].text) <= sum(len(h.text) for h in first)
+    assert len(retry) == 1 and retry[0].paper_id == first[read - 1].paper_id
+    assert len(first[read - 1].text) < len(retry[0].text) <= sum(len(h.text) for h in first)
 
 
 def test_no_retry_when_the_model_refuses_or_retrying_is_off(index, fake_llm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import ask
-from rag.cite import cite_the_only_source, name_cited_papers, question_claim
+from rag.cite import cite_the_only_source, most_cited_source, name_cited_papers, question_claim
 from rag.evaluate import broken_sentences
 from rag.prompt import REFUSAL
 from rag.types import Hit
@@ -35,7 +35,13 @@ def test_a_citation_used_as_a_noun_becomes_the_papers_short_name(written, shown)
 def test_a_reply_from_one_source_cites_it_in_every_sentence_whatever_number_the_model_wrote():
     assert cite_the_only_source("The work [2] compresses models. It saves 33% [1], [3]. It is lossless.") == \
         "The work [1] compresses models. It saves 33% [1]. It is lossless [1]."
+    assert cite_the_only_source("It saves 33% [1].", number=3) == "It saves 33% [3]."
     assert cite_the_only_source(REFUSAL) == REFUSAL
+
+
+def test_the_most_cited_source_of_a_reply():
+    assert most_cited_source("A [2]. B [3]. C [2], [3]. D [9].", 3) == 2
+    assert most_cited_source("A [3]. B [2].", 3) == 2 and most_cited_source("No marker. Out of range [9].", 3) == 1
 
 
 def test_broken_sentences_are_counted():
