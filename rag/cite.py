@@ -18,6 +18,8 @@ INSTRUCTION = re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\binstructions?\b
                          r"|\banswer only\b|\bcite \[\d+\]", re.IGNORECASE)
 # a sentence opening with one of these leans on the sentence before it for its subject
 PRONOUN_START = re.compile(r"^\W*(it|its|they|their|this|these|he|she|such)\b", re.IGNORECASE)
+# "It" or "Its" opening a sentence, which a paper's short name can take the place of
+PAPER_PRONOUN = re.compile(r"^(?P<lead>\W*)(?P<pronoun>it|its)\b(?!')", re.IGNORECASE)
 # a question answered by yes or no, and the verdict word an answer sentence opens with
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|may)\s+(.+?)\W*$",
                              re.IGNORECASE | re.DOTALL)
@@ -58,6 +60,19 @@ def short_name(title: str) -> str:
     """How a sentence names a paper: the title's part before its colon ("ZipNN"), else the whole title."""
     head = title.split(":")[0].strip()
     return head if ":" in title and head else title.strip()
+
+
+def pronoun_named(verified: VerifiedSentence, hits: list[Hit]) -> VerifiedSentence:
+    """A sentence opening with "It" or "Its" whose claim before it went: the pronoun becomes the short
+    name of the paper it cites ("It saves 33%" -> "ZipNN saves 33%"), where its title gives one."""
+    title = hits[verified.sources[0] - 1].title if len(verified.sources) == 1 else ""
+    if ":" not in title:
+        return verified
+    name = short_name(title)
+
+    def named(match: re.Match) -> str:
+        return match.group("lead") + name + ("'s" if match.group("pronoun").lower() == "its" else "")
+    return VerifiedSentence(PAPER_PRONOUN.sub(named, verified.text, count=1), verified.sources, verified.quotes)
 
 
 def name_cited_papers(sentence: str, hits: list[Hit]) -> str:
@@ -195,7 +210,8 @@ def source_copy(sentence: str, hits: list[Hit], checker: SupportChecker) -> Veri
 def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) -> list[VerifiedSentence]:
     """The supported sentences. One whose subject is a pronoun goes when the claim before it went,
     unless that claim cited the source matching it best and the same source supports this one
-    (the pronoun then names that paper); a bare name before it still counts as its subject."""
+    (the pronoun then names that paper, and "It" becomes its name); a bare name before it still counts
+    as its subject."""
     kept, previous_kept, previous_subject = [], True, set()
     for sentence in split_sentences(attach_trailing_markers(raw_text)):
         sentence = name_cited_papers(sentence, hits)
@@ -203,7 +219,7 @@ def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) 
                                      cited=markers_in(sentence))
         verified = verify_sentence(sentence, hits, checker, results) or source_copy(sentence, hits, checker)
         if verified and not previous_kept and PRONOUN_START.search(sentence):
-            verified = verified if set(verified.sources) <= previous_subject else None
+            verified = pronoun_named(verified, hits) if set(verified.sources) <= previous_subject else None
         if verified:
             kept.append(verified)
         previous_kept = verified is not None or names_only(strip_markers(sentence), hits)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import ask
-from rag.cite import cite_the_only_source, most_cited_source, name_cited_papers, question_claim
+from rag.cite import (VerifiedSentence, cite_the_only_source, most_cited_source, name_cited_papers, pronoun_named,
+                      question_claim, verified_sentences)
 from rag.evaluate import broken_sentences
 from rag.prompt import REFUSAL
+from rag.support import get_checker
 from rag.types import Hit
 
 from .test_answer import fake_llm, index  # noqa: F401  (fixtures)
@@ -42,6 +44,24 @@ def test_a_reply_from_one_source_cites_it_in_every_sentence_whatever_number_the_
 def test_the_most_cited_source_of_a_reply():
     assert most_cited_source("A [2]. B [3]. C [2], [3]. D [9].", 3) == 2
     assert most_cited_source("A [3]. B [2].", 3) == 2 and most_cited_source("No marker. Out of range [9].", 3) == 1
+
+
+def test_it_opening_a_sentence_whose_claim_before_went_becomes_the_papers_short_name():
+    def named(text, sources):
+        return pronoun_named(VerifiedSentence(text, sources, {}), HITS).text
+    assert named("It saves 33% of the model size.", [1]) == "ZipNN saves 33% of the model size."
+    assert named("Its savings reach 50%.", [1]) == "ZipNN's savings reach 50%."
+    assert named("It's lossless.", [1]) == "It's lossless."
+    assert named("It samples more.", [2]) == "It samples more."  # a title with no short name
+    assert named("It compares both.", [1, 2]) == "It compares both."
+
+
+def test_a_kept_it_sentence_after_a_rejected_claim_names_the_paper():
+    abstract = "We present ZipNN, a lossless compression for AI models. It typically saves 33% of the model size."
+    hits = [Hit(paper_id="zip", title=HITS[0].title, text=abstract, abstract=abstract, score=1.0, chunk_id="zip:0")]
+    kept = verified_sentences("ZipNN was trained on 4,096 TPUs for a year [1]. It typically saves 33% of the model size [1].",
+                              hits, get_checker())
+    assert [v.text for v in kept] == ["ZipNN typically saves 33% of the model size."]
 
 
 def test_broken_sentences_are_counted():
