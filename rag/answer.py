@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
 from .budget import Budget, prompt_budget
-from .cite import checked_verdict, cite_the_only_source, most_cited_source, opens_with_refusal, verify_answer
+from .cite import checked_verdict, cite_the_only_source, draft_source, opens_with_refusal, verify_answer
 from .compose import complete_answer, extracted_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
@@ -122,7 +122,7 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
     pieces as the model writes them, then the final verified Answer. When verification
     rejects a whole answer the model did not refuse, the question is asked once more with one source,
-    the one that answer cited most (settings.retry_with_top_source), after a RETRY_NOTE piece."""
+    the one that answer is about (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
@@ -143,7 +143,7 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         text, citations = extracted(standalone, hits, settings)
     if not text and not opens_with_refusal(raw) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
-        number = most_cited_source(raw, len(hits))  # the paper the rejected draft named, else the best hit
+        number = draft_source(raw, hits)
         messages = answer_messages(standalone, source_alone(standalone, hits, number, settings))
         retried = yield from draft(model, messages, timings, started)
         text, citations = checked(standalone, cite_the_only_source(retried, number), hits, settings)

@@ -115,6 +115,21 @@ def cite_the_only_source(text: str, number: int = 1) -> str:
     return " ".join(one_source(s) for s in split_sentences(attach_trailing_markers(text)))
 
 
+def title_names(title: str) -> set[str]:
+    """The words of a title that name a method or model: a capital or digit after the first letter
+    ("ZipNN", "M2-BERT", "LLaMA"), not a short acronym ("LLM", "LLMs", "RAG")."""
+    words = re.findall(r"[A-Za-z][\w-]*\w", title)
+    return {w for w in words if re.search(r"[A-Z0-9]", w[1:]) and not re.fullmatch(r"[A-Z]{1,4}s?", w)}
+
+
+def draft_source(text: str, hits: list[Hit]) -> int:
+    """The source a draft is about: the only hit whose title's name it says, else the one it cites
+    most (the lowest among equals), else the best hit."""
+    named = [n for n, hit in enumerate(hits, 1)
+             if any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text) for w in title_names(hit.title))]
+    return named[0] if len(named) == 1 else most_cited_source(text, len(hits))
+
+
 def most_cited_source(text: str, n_sources: int) -> int:
     """The source number a reply cites most (the lowest among equals), else 1."""
     cited = [n for n in markers_in(text) if 1 <= n <= n_sources]

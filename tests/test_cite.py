@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import ask
-from rag.cite import (VerifiedSentence, cite_the_only_source, most_cited_source, name_cited_papers, pronoun_named,
+from rag.cite import (VerifiedSentence, cite_the_only_source, draft_source, most_cited_source, name_cited_papers, pronoun_named,
                       question_claim, verified_sentences)
 from rag.evaluate import broken_sentences
 from rag.prompt import REFUSAL
@@ -44,6 +44,16 @@ def test_a_reply_from_one_source_cites_it_in_every_sentence_whatever_number_the_
 def test_the_most_cited_source_of_a_reply():
     assert most_cited_source("A [2]. B [3]. C [2], [3]. D [9].", 3) == 2
     assert most_cited_source("A [3]. B [2].", 3) == 2 and most_cited_source("No marker. Out of range [9].", 3) == 1
+
+
+def test_the_source_a_draft_is_about_is_the_one_it_names_else_the_one_it_cites_most():
+    hits = [Hit(paper_id="p", title="On Pruning State-Space LLMs", text="", score=1.0, chunk_id="p:0"),
+            Hit(paper_id="m", title="Building Long-Context Retrieval Models with LoCo and M2-BERT", text="", score=1.0, chunk_id="m:0"),
+            *HITS]
+    assert draft_source("The M2-BERT encoder beats Transformers by 47% [4].", hits) == 2  # named, miscited
+    assert draft_source("It saves 33% [3], like ZipNN-style codecs [1]. It is lossless [3].", hits) == 3  # "ZipNN-style" names nothing
+    assert draft_source("Pruning LLMs saves memory [4]. ZipNN and M2-BERT differ [4].", hits) == 4  # two named: cited most
+    assert draft_source("No marker, no name.", hits) == 1
 
 
 def test_it_opening_a_sentence_whose_claim_before_went_becomes_the_papers_short_name():
