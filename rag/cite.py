@@ -116,10 +116,13 @@ def cite_the_only_source(text: str, number: int = 1) -> str:
 
 
 def title_names(title: str) -> set[str]:
-    """The words of a title that name a method or model: a capital or digit after the first letter
-    ("ZipNN", "M2-BERT", "LLaMA"), not a short acronym ("LLM", "LLMs", "RAG")."""
+    """The words of a title that name a method or model: a digit, or a capital after the first letter
+    of a part ("ZipNN", "M2-BERT", "LLaMA"); not a short acronym ("LLM", "LLMs", "RAG") nor a
+    capitalised compound ("Long-Context")."""
+    def is_name(word: str) -> bool:
+        return bool(re.search(r"\d", word)) or any(re.search(r"[A-Z]", part[1:]) for part in word.split("-"))
     words = re.findall(r"[A-Za-z][\w-]*\w", title)
-    return {w for w in words if re.search(r"[A-Z0-9]", w[1:]) and not re.fullmatch(r"[A-Z]{1,4}s?", w)}
+    return {w for w in words if is_name(w) and not re.fullmatch(r"[A-Z]{1,4}s?", w)}
 
 
 def draft_source(text: str, hits: list[Hit]) -> int:

@@ -54,6 +54,7 @@ def test_the_source_a_draft_is_about_is_the_one_it_names_else_the_one_it_cites_m
     assert draft_source("It saves 33% [3], like ZipNN-style codecs [1]. It is lossless [3].", hits) == 3  # "ZipNN-style" names nothing
     assert draft_source("Pruning LLMs saves memory [4]. ZipNN and M2-BERT differ [4].", hits) == 4  # two named: cited most
     assert draft_source("No marker, no name.", hits) == 1
+    assert draft_source("Long-Context models and State-Space LLMs differ [3].", hits) == 3  # no names said
 
 
 def test_it_opening_a_sentence_whose_claim_before_went_becomes_the_papers_short_name():
