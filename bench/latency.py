@@ -13,7 +13,8 @@ stream after its Evidence (no LLM). An empty index is filled with the bundled co
 prompt (every source at context_chars: first_token_target_s unset) with the prompt sized from the
 measured prefill rate (first_token_target_s as set), question by question in turn so both meet the
 same load; and the first question after start (model loaded, then rag.warm_up) with the same
-question asked again from the same cached prompt start, so both read the same prompt tokens.
+question asked again from the same cached prompt start, both with today's prompt, so both read the
+same prompt tokens.
 """
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def budget_comparison(settings, questions: list[dict]) -> None:
     def from_fixed_start(question: str, path_settings) -> dict:
         model.invoke(answer_prompt_start(), max_tokens=1)  # the cache holds the fixed start only, as for a new question
         return timed(question, path_settings, evidence_only=False)
-    first, again = (from_fixed_start(questions[0]["question"], settings) for _ in range(2))
+    # today's prompt: a budget would follow the running prefill rate, and could differ between the two
+    first, again = (from_fixed_start(questions[0]["question"], paths["today"]) for _ in range(2))
     for q in questions:
         for name, path_settings in paths.items():
             rows[name].append(from_fixed_start(q["question"], path_settings))
