@@ -1,6 +1,7 @@
 """Answer: retrieve -> prompt -> generate -> verify, as one call or as a stream."""
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -8,7 +9,8 @@ from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
 from .budget import Budget, prompt_budget
-from .cite import checked_verdict, cite_the_only_source, draft_source, opens_with_refusal, verify_answer
+from .cite import (checked_verdict, cite_the_only_source, draft_source, name_not_echoing_the_question,
+                   opens_with_refusal, verify_answer)
 from .compose import complete_answer, extracted_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
@@ -22,6 +24,11 @@ from .types import Answer, Evidence, Hit
 History = list[tuple[str, str]]
 # streamed between a rejected draft and the second try, so a reader of the stream sees why it restarts
 RETRY_NOTE = "\n\n(Not supported by the sources; asking again with one source only.)\n\n"
+# streamed when nothing of an answer begun from the best source alone holds, before the answer from every source
+FULL_PROMPT_NOTE = "\n\n(Not supported by the sources; answering again from all of them.)\n\n"
+# a sentence's end: its marker and full stop, a full stop that more words (not a marker) follow, a line's end
+SENTENCE_END = re.compile(r"\]\.|[.!?](?=\s+[^\s\[])|\n")
+LEAD_MAX_TOKENS = 80  # a first sentence is shorter
 
 
 def search(query: str, k: int = 10, year: int | None = None, settings: Settings | None = None) -> list[Hit]:
@@ -90,14 +97,36 @@ def prompt_tokens(model, messages) -> int:
     return model.count_tokens(text) if hasattr(model, "count_tokens") else len(text) // 4
 
 
-def draft(model, messages, timings: dict, started: float) -> Iterator[str]:
+def draft(model, messages, timings: dict, started: float, **options) -> Iterator[str]:
     """Streams the model's reply piece by piece; returns the whole reply."""
     pieces: list[str] = []
-    for piece in stream_tokens(model, messages):
+    for piece in stream_tokens(model, messages, **options):
         timings.setdefault("ttft", time.perf_counter() - started)
         pieces.append(piece)
         yield piece
     return "".join(pieces)
+
+
+def lead_sentence(model, question: str, hits: list[Hit], timings: dict, started: float) -> Iterator[str]:
+    """The answer's first sentence, written from the best source alone (a short prompt, so it starts
+    soon), streamed as it comes; returns it, citing [1]. A refusal is held back and returns "" (nothing shown)."""
+    text, shown = "", 0
+    for piece in stream_tokens(model, answer_messages(question, hits[:1]), max_tokens=LEAD_MAX_TOKENS):
+        text += piece
+        end = SENTENCE_END.search(text)
+        text = text[:end.end()] if end else text
+        if not REFUSAL.startswith(text.strip()):
+            timings.setdefault("ttft", time.perf_counter() - started)
+            yield text[shown:]
+            shown = len(text)
+        if end:
+            break
+    if opens_with_refusal(text):
+        return ""
+    if shown < len(text):
+        yield text[shown:]
+    sentence = text.rstrip()
+    return cite_the_only_source(sentence) + text[len(sentence):]  # it read [1] only: say so where it did not
 
 
 def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
@@ -107,8 +136,8 @@ def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tup
     text, citations = verify_answer(raw, hits, checker)
     if not gives_asked_quantity(question, text):
         return "", []
-    return complete_answer(question, checked_verdict(question, text, citations, hits, checker), citations, hits, checker,
-                           results_per_paper=settings.result_sentences)
+    text = name_not_echoing_the_question(question, checked_verdict(question, text, citations, hits, checker), hits)
+    return complete_answer(question, text, citations, hits, checker, results_per_paper=settings.result_sentences)
 
 
 def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
@@ -120,9 +149,12 @@ def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, 
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
                settings: Settings | None = None) -> Iterator[Evidence | str | Answer]:
     """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
-    pieces as the model writes them, then the final verified Answer. When verification
-    rejects a whole answer the model did not refuse, the question is asked once more with one source,
-    the one that answer is about (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
+    pieces as the model writes them, then the final verified Answer. When the budget says the sources
+    cannot all be read within the first-token target, the first sentence is written from the best
+    source alone and the answer goes on from it with every source; if none of that holds and no
+    extraction answers it, the answer from every source follows a FULL_PROMPT_NOTE piece. When verification rejects a whole answer the
+    model did not refuse, the question is asked once more with one source, the one that answer is
+    about (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
@@ -136,14 +168,22 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         return
     generated_at = time.perf_counter()
     model, messages = get_llm(settings), answer_messages(standalone, hits)
-    raw = yield from draft(model, messages, timings, started)
-    text, citations = checked(standalone, raw, hits, settings)
-    tokens = prompt_tokens(model, messages)
+    lead, tokens = "", prompt_tokens(model, messages)
+    if budget.lead and len(hits) > 1 and getattr(model, "continues_replies", False):
+        lead = yield from lead_sentence(model, standalone, hits, timings, started)
+        tokens += prompt_tokens(model, answer_messages(standalone, hits[:1]))
+    raw = latest = lead + (yield from draft(model, messages, timings, started, **({"reply_start": lead} if lead else {})))
+    text, citations = checked(standalone, latest, hits, settings)
     if not text and settings.extract_when_rejected:
         text, citations = extracted(standalone, hits, settings)
-    if not text and not opens_with_refusal(raw) and len(hits) > 1 and settings.retry_with_top_source:
+    if not text and lead:  # nothing of what went on from the lead holds: the answer every source gives first
+        yield FULL_PROMPT_NOTE
+        latest = yield from draft(model, messages, timings, started)
+        text, citations = checked(standalone, latest, hits, settings)
+        raw, tokens = raw + FULL_PROMPT_NOTE + latest, tokens + prompt_tokens(model, messages)
+    if not text and not opens_with_refusal(latest) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
-        number = draft_source(raw, hits)
+        number = draft_source(latest, hits)
         messages = answer_messages(standalone, source_alone(standalone, hits, number, settings))
         retried = yield from draft(model, messages, timings, started)
         text, citations = checked(standalone, cite_the_only_source(retried, number), hits, settings)

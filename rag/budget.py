@@ -1,6 +1,9 @@
-"""Prompt budget: how much of each source the local model reads, sized from its measured prefill rate
-so that its first token lands within settings.first_token_target_s on this host. Every source stays:
-cutting sources cost most answers on a slow host (see README)."""
+"""Prompt budget: what the local model reads before its first token, sized from its measured prefill
+rate so that the first token lands within settings.first_token_target_s on this host. When all the
+sources do not fit, the model first writes the answer's first sentence from the best source alone,
+then reads the rest and goes on (settings.lead_with_best_source); a source is cut only when even the
+best one alone does not fit, never below MIN_SOURCE_CHARS. Every source stays: cutting sources cost
+most answers on a slow host (see README)."""
 from __future__ import annotations
 
 import logging
@@ -22,13 +25,15 @@ class Budget:
     chars_per_source: int   # characters of each hit's abstract (context 'sentences')
     rate: float | None      # prefill tokens a second it was sized from (None: the settings' default)
     reason: str
+    lead: bool = False      # the first sentence from the best source alone, before the rest is read
 
     @property
     def chars(self) -> int:
         return self.sources * self.chars_per_source
 
     def describe(self) -> str:
-        return f"{self.sources} sources x {self.chars_per_source} characters ({self.reason})"
+        lead = ", the first sentence from the best source alone" if self.lead else ""
+        return f"{self.sources} sources x {self.chars_per_source} characters{lead} ({self.reason})"
 
 
 _logged: set[str] = set()
@@ -41,15 +46,25 @@ def default_budget(k: int, settings: Settings, why: str) -> Budget:
     return Budget(k, settings.context_chars, None, f"default: {why}")
 
 
+def prompt_tokens(sources: int, chars_per_source: int) -> float:
+    """Expected prompt tokens after the prefilled fixed start: the sources, the question."""
+    return sources * (TITLE_TOKENS + chars_per_source / CHARS_PER_TOKEN) + QUESTION_TOKENS
+
+
 def prompt_budget(k: int, rate: float | None, settings: Settings) -> Budget:
-    """k sources of context_chars each, cut to what `rate` prompt tokens a second read within the
-    target, never below MIN_SOURCE_CHARS each (then the first token comes later than the target)."""
+    """k sources of context_chars each when `rate` prompt tokens a second read them within the target;
+    else the same, the first sentence written from the best source alone (lead_with_best_source; else
+    every source cut), cut only as far as that one source needs, never below MIN_SOURCE_CHARS."""
     if settings.first_token_target_s is None:
         return default_budget(k, settings, "no first_token_target_s set")
     if rate is None or rate <= 0:
         return default_budget(k, settings, "no prefill rate measured (a hosted model, or before the first call)")
     target = settings.first_token_target_s
-    tokens = target * rate - QUESTION_TOKENS
+    tokens = target * rate
     said = f"{rate:.0f} prompt tokens/s measured, first token within {target:g} s"
-    chars = int((tokens / k - TITLE_TOKENS) * CHARS_PER_TOKEN)
-    return Budget(k, min(settings.context_chars, max(MIN_SOURCE_CHARS, chars)), rate, said)
+    if prompt_tokens(k, settings.context_chars) <= tokens:
+        return Budget(k, settings.context_chars, rate, said)
+    lead = settings.lead_with_best_source and k > 1
+    first_read = 1 if lead else k
+    chars = int(((tokens - QUESTION_TOKENS) / first_read - TITLE_TOKENS) * CHARS_PER_TOKEN)
+    return Budget(k, min(settings.context_chars, max(MIN_SOURCE_CHARS, chars)), rate, said, lead)

@@ -31,6 +31,10 @@ NOUN_MARKER = re.compile(r"\b(?P<word>in|by|of|from|see|with|than|to|on|the|as|l
                          r"|^(?P<lead>\W*)\[(?P<b>\d+)\](?=\s+[A-Za-z])|\[(?P<c>\d+)\](?=\s+(?!and\b|or\b)[a-z])", re.IGNORECASE)
 # "..., which is [1].": a clause whose only word is the citation
 DANGLING_WHICH = re.compile(r",?\s+which\s+(?:is|are|was|were)\s+((?:\[\d+\])+)(?=\s*[.!?]?\s*$)")
+# a question asking which work, and an answer sentence ending in the name it gives ("... is LoRA [1].")
+WHICH_QUESTION = re.compile(r"^\W*(which|what)\s+(\S+\s+){0,2}?(works?|papers?|stud(y|ies)|methods?|approach(es)?|"
+                            r"models?|systems?|techniques?|architectures?|frameworks?|algorithms?)\b", re.IGNORECASE)
+NAME_GIVEN = re.compile(r"\b(?P<verb>is|are|was|were|called|named)\s+(?P<name>[\w.-]*\w)(?P<marker>\s*\[(?P<n>\d+)\])(?=[.!?])")
 # a rejected sentence sharing this share of its words with a sentence of its cited source is a near copy of it
 NEAR_COPY = 0.8
 # a source that was not cited must clear this higher bar before its marker is added
@@ -298,3 +302,22 @@ def checked_verdict(question: str, text: str, citations: list[Citation], hits: l
         return text
     rest = text[said.end():]
     return rest[:1].upper() + rest[1:]
+
+
+def name_not_echoing_the_question(question: str, text: str, hits: list[Hit]) -> str:
+    """A which-question answered with a name the question itself uses ("Which method gets around LoRA's
+    bound?" - "... is LoRA [1].") gets the cited paper's short name instead, where its title gives one
+    the question does not use."""
+    if not WHICH_QUESTION.match(question):
+        return text
+    asked = set(re.findall(r"[\w.-]*\w", question.lower().replace("'s", "")))
+
+    def cited_name(match: re.Match) -> str:
+        n, name = int(match.group("n")), match.group("name")
+        title = hits[n - 1].title if 1 <= n <= len(hits) else ""
+        own = short_name(title)
+        is_a_name = re.search(r"[A-Z0-9]", name)  # "LoRA", "GPT-3"; not "efficient"
+        if not is_a_name or name.lower() not in asked or ":" not in title or normal(own) in normal(question) or name == own:
+            return match.group(0)
+        return f"{match.group('verb')} {own}{match.group('marker')}"
+    return NAME_GIVEN.sub(cited_name, text)

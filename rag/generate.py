@@ -20,9 +20,10 @@ def explain(err: Exception) -> LLMError:
     return LLMError(f"the LLM failed: {name}: {err}")
 
 
-def stream_tokens(model: BaseChatModel, messages: list[BaseMessage]) -> Iterator[str]:
+def stream_tokens(model: BaseChatModel, messages: list[BaseMessage], **options) -> Iterator[str]:
+    """options go to the model (LlamaCppChat: max_tokens, reply_start)."""
     try:
-        for chunk in model.stream(messages):
+        for chunk in model.stream(messages, **options):
             if chunk.content:
                 yield chunk.content
     except LLMError:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answer import RETRY_NOTE, ask, ask_stream, search, warm_up
+from rag.answer import FULL_PROMPT_NOTE, RETRY_NOTE, ask, ask_stream, search, warm_up
 from rag.cite import attach_trailing_markers, names_an_unsupporting_source
 from rag.ingest import ingest
 from rag.retrieve import focus_sentences, rrf, score_fusion
@@ -292,6 +293,66 @@ def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm)
     assert RETRY_NOTE in parts and answer.contexts[0].paper_id == "moe"
     assert answer.text == "We train a mixture-of-experts model with 64 experts for machine translation [1]."
     assert [c.paper_id for c in answer.citations] == ["moe"] and model.i == 0  # both replies used
+
+
+class ContinuingFake(FakeListChatModel):
+    """The queued-reply fake taking reply_start as LlamaCppChat does; keeps each call's prompt and reply_start."""
+    continues_replies: ClassVar[bool] = True
+    calls: list = []
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.calls.append((messages[-1].content, kwargs.get("reply_start", "")))
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+
+@pytest.fixture
+def slow_host_llm(monkeypatch):
+    """A local model measured at 22 prompt tokens/s: the budget has it write its first sentence from the best source."""
+    def queue(replies):
+        model = ContinuingFake(responses=list(replies))
+        monkeypatch.setattr(sys.modules["rag.answer"], "get_llm", lambda settings: model)
+        monkeypatch.setattr(sys.modules["rag.answer"], "prefill_rate", lambda settings: 22.0)
+        return model
+    return queue
+
+
+EXPERTS_QUESTION = "How many experts does the mixture-of-experts translation model use?"
+EXPERTS_SENTENCE = "We train a mixture-of-experts model with 64 experts for machine translation [1]."
+
+
+def test_a_slow_host_streams_the_first_sentence_from_the_best_source_then_goes_on_from_it(index, slow_host_llm):
+    going_on = " Routing each token to two experts keeps the compute per token constant [1]."
+    model = slow_host_llm([EXPERTS_SENTENCE + " Words after the first sentence are not kept.", going_on])
+    parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
+    pieces, answer = parts[1:-1], parts[-1]
+    (lead_prompt, lead_start), (prompt, reply_start) = model.calls
+    assert "[1]" in lead_prompt and "[2]" not in lead_prompt and "[2]" in prompt
+    assert (lead_start, reply_start) == ("", EXPERTS_SENTENCE)
+    assert "".join(pieces) == answer.raw_text == EXPERTS_SENTENCE + going_on
+    assert answer.text.startswith(EXPERTS_SENTENCE) and not answer.refused
+
+
+def test_a_refusal_from_the_best_source_alone_is_not_shown_and_every_source_is_read(index, slow_host_llm):
+    model = slow_host_llm([REFUSAL, EXPERTS_SENTENCE])
+    parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
+    assert [start for _, start in model.calls] == ["", ""] and "[2]" in model.calls[1][0]
+    assert "".join(parts[1:-1]) == EXPERTS_SENTENCE and parts[-1].text == EXPERTS_SENTENCE
+
+
+def test_when_nothing_begun_from_the_best_source_holds_the_answer_from_every_source_follows(index, slow_host_llm):
+    unsupported = "The translation model was trained on 4,096 TPUs for a year [1]."
+    model = slow_host_llm([unsupported, " It ran on 9 TPUs [1].", EXPERTS_SENTENCE])
+    parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
+    assert FULL_PROMPT_NOTE in parts and RETRY_NOTE not in parts
+    assert [start for _, start in model.calls] == ["", unsupported, ""] and model.calls[2][0] == model.calls[1][0]
+    assert parts[-1].text == EXPERTS_SENTENCE and parts[-1].raw_text.endswith(FULL_PROMPT_NOTE + EXPERTS_SENTENCE)
+
+
+def test_a_model_that_cannot_go_on_from_given_text_reads_every_source_at_once(index, fake_llm, monkeypatch):
+    monkeypatch.setattr(sys.modules["rag.answer"], "prefill_rate", lambda settings: 22.0)
+    model = fake_llm([EXPERTS_SENTENCE, "UNEXPECTED SECOND CALL"])
+    answer = ask(EXPERTS_QUESTION, k=2, settings=index)
+    assert answer.text == EXPERTS_SENTENCE and model.i == 1  # one call: no lead
 
 
 @pytest.mark.parametrize("rejected, read", [("The model was trained on 4,096 TPUs for a year [2].", 2),

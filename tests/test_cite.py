@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import ask
-from rag.cite import (VerifiedSentence, cite_the_only_source, draft_source, most_cited_source, name_cited_papers, pronoun_named,
-                      question_claim, verified_sentences)
+from rag.cite import (VerifiedSentence, cite_the_only_source, draft_source, most_cited_source, name_cited_papers,
+                      name_not_echoing_the_question, pronoun_named, question_claim, verified_sentences)
 from rag.evaluate import broken_sentences
 from rag.prompt import REFUSAL
 from rag.support import get_checker
@@ -117,3 +117,19 @@ def test_a_retried_reply_without_markers_cites_the_only_source_it_saw(index, fak
     answer = ask("How does the mixture-of-experts model keep the compute per token constant?", k=2, settings=index)
     assert not answer.refused and [c.paper_id for c in answer.citations] == ["moe"]
     assert answer.text.endswith("constant [1].")
+
+
+NOLA = [Hit(paper_id="nola", title="NOLA: Compressing LoRA using Linear Combination of Random Basis", text="",
+            score=1.0, chunk_id="nola:0"),
+        Hit(paper_id="lora", title="LoRA: Low-Rank Adaptation of Large Language Models", text="", score=1.0, chunk_id="lora:0")]
+BEYOND_LORA = "Which fine-tuning method gets around the rank-one lower bound on LoRA's parameter count?"
+
+
+@pytest.mark.parametrize("question, written, shown", [
+    (BEYOND_LORA, "The method that gets around it is LoRA [1].", "The method that gets around it is NOLA [1]."),
+    (BEYOND_LORA, "The method that gets around it is LoRA [2].", "The method that gets around it is LoRA [2]."),  # LoRA's own
+    ("How does NOLA get around LoRA's bound?", "The method is LoRA [1].", "The method is LoRA [1]."),  # not a which-question
+    ("Which method makes fine-tuning cheap?", "The method is cheap [1].", "The method is cheap [1]."),  # not a name
+])
+def test_a_which_question_answered_with_a_name_it_uses_itself_gets_the_cited_papers_name(question, written, shown):
+    assert name_not_echoing_the_question(question, written, NOLA) == shown

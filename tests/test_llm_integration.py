@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import rag.answer as answer_stage
 from rag.answer import ask, ask_stream, warm_up
 from rag.config import Settings
 from rag.generate import generate
@@ -139,7 +140,37 @@ def test_warm_up_measures_the_prefill_rate_and_a_tight_target_cuts_each_source(s
     model.load().reset()
     assert warm_up(small_index) and model.prefill_rate > 0
     roomy = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 600}))
-    tight = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 0.01}))
+    tight = ask(QUESTION, k=3, settings=small_index.model_copy(update={"first_token_target_s": 0.01,
+                                                                      "lead_with_best_source": False}))
     assert len(roomy.contexts) == len(tight.contexts) == 3
     assert all(len(t.text) <= len(r.text) for t, r in zip(tight.contexts, roomy.contexts))
     assert tight.prompt_tokens < roomy.prompt_tokens
+
+
+def test_on_a_slow_host_the_first_sentence_comes_from_the_best_source_and_the_rest_reads_on_from_the_cache(
+        small_index, monkeypatch):
+    monkeypatch.setattr(answer_stage, "prefill_rate", lambda settings: 22.0)  # 176 tokens within 8 s: one source
+    llama = get_llm(small_index).load()
+    evals, prompts = [], []  # (tokens kept in the cache, tokens evaluated) per Llama.eval; each completion's prompt
+    evaluate, generate_tokens = llama.eval, llama.generate
+
+    def recording_eval(tokens):
+        evals.append((llama.n_tokens, len(tokens)))
+        evaluate(tokens)
+
+    def recording_generate(tokens, **options):
+        prompts.append((len(evals), llama.detokenize(list(tokens)).decode(errors="replace")))
+        return generate_tokens(tokens, **options)
+    monkeypatch.setattr(llama, "eval", recording_eval)
+    monkeypatch.setattr(llama, "generate", recording_generate)
+    parts = list(ask_stream(QUESTION, k=3, settings=small_index))
+    answer = parts[-1]
+    (_, lead_prompt), (second_eval, prompt) = prompts[:2]
+    lead_sources, sources = (text.split("Sources:")[-1] for text in (lead_prompt, prompt))
+    assert "[1]" in lead_sources and "[2]" not in lead_sources and "[3]" in sources
+    lead = parts[1]  # the first streamed piece is the start of the first sentence, from source 1 alone
+    assert isinstance(lead, str) and lead.strip() and lead.strip() in prompt.split("assistant")[-1]
+    kept, evaluated = evals[second_eval]  # the second prompt reads on after source 1, kept in the cache
+    assert kept > len(llama.tokenize(lead_prompt.split("[1]")[0].encode(), add_bos=False, special=True))
+    assert answer.raw_text.startswith(parts[1]) and not answer.refused, answer.raw_text
+    assert_grounded(answer)
