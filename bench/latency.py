@@ -1,7 +1,7 @@
 """Time to evidence, time to first token and total time of rag.ask_stream, in a warm process.
 
     python bench/latency.py [--limit 20] [--llm local-fast] [--index-dir DIR] [--evidence-only]
-    python bench/latency.py --budget [--threads 1] [--limit 8] [--target 8]
+    python bench/latency.py --budget [--threads 1] [--limit 8] [--target 8] [--as-rate 22]
 
 First rag.warm_up (model loaded, the prompt's fixed start prefilled, retriever loaded), then the
 first N eval questions one after another. Per question and as medians: seconds from calling
@@ -14,7 +14,8 @@ prompt (every source at context_chars: first_token_target_s unset) with the prom
 measured prefill rate (first_token_target_s as set), question by question in turn so both meet the
 same load; and the first question after start (model loaded, then rag.warm_up) with the same
 question asked again from the same cached prompt start, both with today's prompt, so both read the
-same prompt tokens.
+same prompt tokens. --as-rate R sizes the budgeted prompt as the slow host's measured rate would
+(22 tokens a second: the same prompts as there; only the seconds are this host's).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import rag.answer as answer_stage  # noqa: E402
 from rag import Evidence, ask_stream, get_settings, index_stats, ingest, warm_up  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 
@@ -102,7 +104,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: RAG_N_THREADS or all cores)")
     parser.add_argument("--target", type=float, default=None, help="first_token_target_s of the budgeted prompt "
                         "(default: RAG_FIRST_TOKEN_TARGET_S); a smaller one stands in for a slower host")
+    parser.add_argument("--as-rate", type=float, default=None, help="size the budgeted prompt as if the model read "
+                        "this many prompt tokens a second (22: the slowest host seen), whatever this host measures")
     args = parser.parse_args()
+    if args.as_rate:
+        answer_stage.prefill_rate = lambda settings: args.as_rate
     overrides = {"llm": args.llm, "index_dir": args.index_dir, "n_threads": args.threads,
                  "first_token_target_s": args.target}
     settings = get_settings(**{name: value for name, value in overrides.items() if value})

@@ -1,6 +1,6 @@
 """`rag eval` with the model's replies kept by prompt, so answer stages can be compared on the same drafts.
 
-    python eval/replay_eval.py OUT_DIR [--limit N] [--replies FILE] [--no-call]
+    python eval/replay_eval.py OUT_DIR [--limit N] [--replies FILE] [--no-call] [--as-rate R]
 
 Every reply the model gives is appended to FILE (default eval/results/replies.jsonl) under a hash of
 its model and prompt; a prompt seen before gets its kept reply instead of a model call. Run it once
@@ -10,6 +10,8 @@ RAG_FIRST_TOKEN_TARGET_S=none, since the budget follows the measured speed), bot
 drafts and differ only in what the pipeline does with them. --no-call never calls the model (a prompt
 without a kept reply gets an empty one, counted as a miss). Timings of a replayed run mean nothing.
 The run is the current directory's `rag` package, so a checkout of another commit runs its own code.
+--as-rate R sizes the prompt budget as a host whose model reads R prompt tokens a second would (22:
+the slowest host seen), so the slow host's prompts are answered here.
 """
 from __future__ import annotations
 
@@ -29,9 +31,9 @@ from rag.evaluate import run_eval, summary_table, write_report  # noqa: E402
 real_stream = answer_stage.stream_tokens
 
 
-def reply_key(model, messages) -> str:
+def reply_key(model, messages, options: dict) -> str:
     prompt = getattr(model, "model_path", type(model).__name__) + "\n".join(f"{m.type}:{m.content}" for m in messages)
-    return hashlib.sha256(prompt.encode()).hexdigest()
+    return hashlib.sha256((prompt + "".join(f"\n{k}:{v}" for k, v in sorted(options.items()))).encode()).hexdigest()
 
 
 def replaying(path: Path, call_model: bool, counts: dict):
@@ -39,8 +41,8 @@ def replaying(path: Path, call_model: bool, counts: dict):
     if path.exists():
         kept = {row["key"]: row["reply"] for row in map(json.loads, path.read_text().splitlines())}
 
-    def stream_tokens(model, messages):
-        key = reply_key(model, messages)
+    def stream_tokens(model, messages, **options):
+        key = reply_key(model, messages, options)
         if key in kept:
             counts["reused"] += 1
             yield kept[key]
@@ -49,12 +51,14 @@ def replaying(path: Path, call_model: bool, counts: dict):
         if not call_model:
             return
         pieces = []
-        for piece in real_stream(model, messages):
-            pieces.append(piece)
-            yield piece
-        kept[key] = "".join(pieces)
-        with path.open("a") as out:
-            out.write(json.dumps({"key": key, "reply": kept[key]}) + "\n")
+        try:
+            for piece in real_stream(model, messages, **options):
+                pieces.append(piece)
+                yield piece
+        finally:  # a reader that stops early (the lead sentence) keeps what it read
+            kept[key] = "".join(pieces)
+            with path.open("a") as out:
+                out.write(json.dumps({"key": key, "reply": kept[key]}) + "\n")
     return stream_tokens
 
 
@@ -64,7 +68,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the first N questions, types interleaved")
     parser.add_argument("--replies", default="eval/results/replies.jsonl", help="where the model's replies are kept")
     parser.add_argument("--no-call", action="store_true", help="use kept replies only, never the model")
+    parser.add_argument("--as-rate", type=float, default=None, help="size the prompt budget as if the model read "
+                        "this many prompt tokens a second (22: the slowest host seen), whatever this host measures")
     args = parser.parse_args()
+    if args.as_rate:
+        answer_stage.prefill_rate = lambda settings: args.as_rate
     replies, out = Path(args.replies), Path(args.out)
     replies.parent.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
