@@ -129,6 +129,19 @@ def lead_sentence(model, question: str, hits: list[Hit], timings: dict, started:
     return cite_the_only_source(sentence) + text[len(sentence):]  # it read [1] only: say so where it did not
 
 
+def first_draft(model, messages, question: str, hits: list[Hit], budget: Budget, timings: dict,
+                started: float) -> Iterator[str]:
+    """Streams the model's answer to messages (every source); returns it, its lead and the prompt tokens
+    sent. When the budget leads (the sources cannot all be read within the first-token target), its
+    first sentence, the lead, is written from the best source alone, and the answer goes on from it."""
+    lead, tokens = "", prompt_tokens(model, messages)
+    if budget.lead and len(hits) > 1 and getattr(model, "continues_replies", False):
+        lead = yield from lead_sentence(model, question, hits, timings, started)
+        tokens += prompt_tokens(model, answer_messages(question, hits[:1]))
+    going_on = yield from draft(model, messages, timings, started, **({"reply_start": lead} if lead else {}))
+    return lead + going_on, lead, tokens
+
+
 def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
     """The verified text and citations, completed from the sources for the parts of the question it
     leaves open; empty when nothing supported, or no asked-for quantity, is left."""
@@ -149,12 +162,11 @@ def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, 
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
                settings: Settings | None = None) -> Iterator[Evidence | str | Answer]:
     """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
-    pieces as the model writes them, then the final verified Answer. When the budget says the sources
-    cannot all be read within the first-token target, the first sentence is written from the best
-    source alone and the answer goes on from it with every source; if none of that holds and no
-    extraction answers it, the answer from every source follows a FULL_PROMPT_NOTE piece. When verification rejects a whole answer the
-    model did not refuse, the question is asked once more with one source, the one that answer is
-    about (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
+    pieces as the model writes them, then the final verified Answer. With a budget that leads (see
+    first_draft), when nothing of that draft holds and no extraction answers, the answer from every
+    source follows a FULL_PROMPT_NOTE piece. When verification rejects a whole answer the model did
+    not refuse, the question is asked once more with one source, the one that answer is about
+    (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
@@ -168,11 +180,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         return
     generated_at = time.perf_counter()
     model, messages = get_llm(settings), answer_messages(standalone, hits)
-    lead, tokens = "", prompt_tokens(model, messages)
-    if budget.lead and len(hits) > 1 and getattr(model, "continues_replies", False):
-        lead = yield from lead_sentence(model, standalone, hits, timings, started)
-        tokens += prompt_tokens(model, answer_messages(standalone, hits[:1]))
-    raw = latest = lead + (yield from draft(model, messages, timings, started, **({"reply_start": lead} if lead else {})))
+    raw, lead, tokens = yield from first_draft(model, messages, standalone, hits, budget, timings, started)
+    latest = raw
     text, citations = checked(standalone, latest, hits, settings)
     if not text and settings.extract_when_rejected:
         text, citations = extracted(standalone, hits, settings)

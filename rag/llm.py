@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -52,7 +52,6 @@ class LlamaCppChat(BaseChatModel):
     max_tokens: int = 200
     temperature: float = 0.0
     prompt_lookup_tokens: int = 0
-    continues_replies: ClassVar[bool] = True  # takes reply_start: the reply goes on from the given text
     _llama: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _prefill_rate: float | None = PrivateAttr(default=None)
@@ -82,6 +81,11 @@ class LlamaCppChat(BaseChatModel):
             rate = new_tokens / seconds
             previous = self._prefill_rate
             self._prefill_rate = rate if previous is None else (1 - RATE_WEIGHT) * previous + RATE_WEIGHT * rate
+
+    @property
+    def continues_replies(self) -> bool:
+        """Whether a reply can go on from given text (reply_start): the model file has its chat template."""
+        return "tokenizer.chat_template" in self.load().metadata
 
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode(), add_bos=False))
