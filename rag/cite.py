@@ -35,6 +35,8 @@ DANGLING_WHICH = re.compile(r",?\s+which\s+(?:is|are|was|were)\s+((?:\[\d+\])+)(
 WHICH_QUESTION = re.compile(r"^\W*(which|what)\s+(\S+\s+){0,2}?(works?|papers?|stud(y|ies)|methods?|approach(es)?|"
                             r"models?|systems?|techniques?|architectures?|frameworks?|algorithms?)\b", re.IGNORECASE)
 NAME_GIVEN = re.compile(r"\b(?P<verb>is|are|was|were|called|named)\s+(?P<name>[\w.-]*\w)(?P<marker>\s*\[(?P<n>\d+)\])(?=[.!?])")
+# a name a sentence can pin on a paper: an acronym ("ODM") or a word with a digit or an inner capital ("GPT-3", "LoRA")
+SAID_NAME = re.compile(r"\b(?=[\w-]*(?:\d|[a-z][A-Z]|[A-Z]{2}))[A-Za-z][\w-]*[A-Za-z0-9]\b")
 # a rejected sentence sharing this share of its words with a sentence of its cited source is a near copy of it
 NEAR_COPY = 0.8
 # a source that was not cited must clear this higher bar before its marker is added
@@ -181,10 +183,16 @@ def is_a_title(text: str, hits: list[Hit]) -> bool:
 
 def names_an_unsupporting_source(text: str, supporting: list[int], hits: list[Hit]) -> bool:
     """The sentence calls a source by its short name (a title's part before the colon: "ZipNN") while
-    that source is not among those supporting it: the claim is pinned on the wrong paper."""
+    that source is not among those supporting it, or says a name ("ODM", "GPT-3") that another source
+    writes and no supporting one does: the claim is pinned on the wrong paper."""
     said = f" {normal(text)} "
-    return any(f" {normal(h.title.split(':')[0])} " in said for n, h in enumerate(hits, start=1)
-               if ":" in h.title and n not in supporting)
+    if any(f" {normal(h.title.split(':')[0])} " in said for n, h in enumerate(hits, start=1)
+           if ":" in h.title and n not in supporting):
+        return True
+    written = [set(SAID_NAME.findall(f"{h.title} {h.abstract or h.text}")) for h in hits]
+    theirs = set().union(*(w for n, w in enumerate(written, start=1) if n not in supporting))
+    ours = set().union(*(w for n, w in enumerate(written, start=1) if n in supporting))
+    return bool((set(SAID_NAME.findall(text)) & theirs) - ours)
 
 
 def names_only(text: str, hits: list[Hit]) -> bool:

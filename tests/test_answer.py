@@ -194,6 +194,17 @@ def test_a_claim_pinned_on_another_source_by_name_is_removed():
     assert not names_an_unsupporting_source("Layer normalization of the infini-gram model.", [2], hits)  # no short name
 
 
+def test_a_claim_saying_a_name_only_another_source_writes_is_removed():
+    hits = [Hit("dga", "Dynamic Gradient Alignment for Online Data Mixing", "", 1.0, "dga:0",
+                abstract="DGA estimates the data mixture whose gradients align with the target task, outperforming GPT-2 baselines."),
+            Hit("odm", "Efficient Online Data Mixing For Language Model Pre-Training", "", 0.9, "odm:0",
+                abstract="Online data mixing (ODM) adapts the mixture with multi-armed bandits, compared against GPT-2.")]
+    assert names_an_unsupporting_source("Online Data Mixing (ODM) adjusts the mixture by aligning gradients.", [1], hits)
+    assert not names_an_unsupporting_source("DGA adjusts the mixture by aligning gradients.", [1], hits)
+    assert not names_an_unsupporting_source("ODM adjusts the mixture with bandits.", [2], hits)
+    assert not names_an_unsupporting_source("DGA beats GPT-2 baselines.", [1], hits)  # both write GPT-2
+
+
 def test_a_bare_title_is_not_an_answer(index, fake_llm):
     fake_llm(["Sparse Experts for Translation [1]. Compressing the KV Cache [2]."])
     answer = ask("How many experts does the translation model use?", k=2, settings=index)
