@@ -15,7 +15,9 @@ measured prefill rate (first_token_target_s as set), question by question in tur
 same load; and the first question after start (model loaded, then rag.warm_up) with the same
 question asked again from the same cached prompt start, both with today's prompt, so both read the
 same prompt tokens. --as-rate R sizes the budgeted prompt as the slow host's measured rate would
-(22 tokens a second: the same prompts as there; only the seconds are this host's).
+(22 tokens a second: the same prompts as there; only the seconds are this host's;
+RAG_ASSUMED_PREFILL_RATE). It also counts the budgeted answers that began otherwise than the first
+sentence streamed from the best source (LEAD_NOTE: the user saw that sentence, then the answer).
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import rag.answer as answer_stage  # noqa: E402
 from rag import Evidence, ask_stream, get_settings, index_stats, ingest, warm_up  # noqa: E402
+from rag.answer import LEAD_NOTE  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 
 COLUMNS = ["evidence", "first_token", "total", "prompt_tokens"]
@@ -46,7 +48,7 @@ def timed(question: str, settings, evidence_only: bool) -> dict:
         elif isinstance(part, str):
             row["first_token"] = row["first_token"] or elapsed
         else:
-            row.update(total=elapsed, prompt_tokens=part.prompt_tokens or None)
+            row.update(total=elapsed, prompt_tokens=part.prompt_tokens or None, lead_note=LEAD_NOTE in part.raw_text)
     return row
 
 
@@ -88,6 +90,9 @@ def budget_comparison(settings, questions: list[dict]) -> None:
     for column in COLUMNS[1:]:
         budget, today = (statistics.median(r[column] for r in rows[name] if r[column]) for name in paths)
         print(f"  {column:14} today {today:8.2f}  budget {budget:8.2f}  ratio {budget / today:.2f}")
+    notes = sum(r["lead_note"] for r in rows["budget"])
+    print(f"  budgeted answers from every source that did not begin with the first sentence shown: {notes} "
+          f"of {len(questions)} (the rest streamed on from it)")
     later = statistics.median(r["first_token"] for r in rows["budget"])
     print(f"first question after start: first token {first['first_token']:.2f}s ({first['prompt_tokens']} prompt "
           f"tokens); the same question again {again['first_token']:.2f}s ({again['prompt_tokens']}); first / again "
@@ -107,10 +112,8 @@ def main() -> None:
     parser.add_argument("--as-rate", type=float, default=None, help="size the budgeted prompt as if the model read "
                         "this many prompt tokens a second (22: the slowest host seen), whatever this host measures")
     args = parser.parse_args()
-    if args.as_rate:
-        answer_stage.prefill_rate = lambda settings: args.as_rate
     overrides = {"llm": args.llm, "index_dir": args.index_dir, "n_threads": args.threads,
-                 "first_token_target_s": args.target}
+                 "first_token_target_s": args.target, "assumed_prefill_rate": args.as_rate}
     settings = get_settings(**{name: value for name, value in overrides.items() if value})
     if index_stats(settings)["chunks"] == 0:
         print(ingest(settings=settings).summary(), file=sys.stderr)

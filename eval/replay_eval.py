@@ -11,7 +11,7 @@ drafts and differ only in what the pipeline does with them. --no-call never call
 without a kept reply gets an empty one, counted as a miss). Timings of a replayed run mean nothing.
 The run is the current directory's `rag` package, so a checkout of another commit runs its own code.
 --as-rate R sizes the prompt budget as a host whose model reads R prompt tokens a second would (22:
-the slowest host seen), so the slow host's prompts are answered here.
+the slowest host seen; RAG_ASSUMED_PREFILL_RATE), so the slow host's prompts are answered here.
 """
 from __future__ import annotations
 
@@ -71,14 +71,13 @@ def main() -> None:
     parser.add_argument("--as-rate", type=float, default=None, help="size the prompt budget as if the model read "
                         "this many prompt tokens a second (22: the slowest host seen), whatever this host measures")
     args = parser.parse_args()
-    if args.as_rate:
-        answer_stage.prefill_rate = lambda settings: args.as_rate
     replies, out = Path(args.replies), Path(args.out)
     replies.parent.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     counts = {"reused": 0, "new": 0}
     answer_stage.stream_tokens = replaying(replies, not args.no_call, counts)
-    result = run_eval(get_settings(), limit=args.limit, show_progress=True)
+    settings = get_settings(**({"assumed_prefill_rate": args.as_rate} if args.as_rate else {}))
+    result = run_eval(settings, limit=args.limit, show_progress=True)
     (out / "results.json").write_text(json.dumps(result, indent=1))
     write_report(result, out)
     print(summary_table(result["summary"]))

@@ -24,8 +24,8 @@ from .types import Answer, Evidence, Hit
 History = list[tuple[str, str]]
 # streamed between a rejected draft and the second try, so a reader of the stream sees why it restarts
 RETRY_NOTE = "\n\n(Not supported by the sources; asking again with one source only.)\n\n"
-# streamed when nothing of an answer begun from the best source alone holds, before the answer from every source
-FULL_PROMPT_NOTE = "\n\n(Not supported by the sources; answering again from all of them.)\n\n"
+# streamed when the answer from every source does not begin with the first sentence written from the best one
+LEAD_NOTE = "\n\n(That sentence was from the best source alone; the answer from all of them follows.)\n\n"
 # a sentence's end: its marker and full stop, a full stop that more words (not a marker) follow, a line's end
 SENTENCE_END = re.compile(r"\]\.|[.!?](?=\s+[^\s\[])|\n")
 LEAD_MAX_TOKENS = 80  # a first sentence is shorter
@@ -44,8 +44,9 @@ def standalone_question(question: str, history: History | None, settings: Settin
 
 
 def prefill_rate(settings: Settings) -> float | None:
-    """The loaded local model's measured prompt tokens a second (None before it is loaded, or hosted)."""
-    return getattr(loaded_llm(settings), "prefill_rate", None)
+    """settings.assumed_prefill_rate, else the loaded local model's measured prompt tokens a second
+    (None before it is loaded, or hosted)."""
+    return settings.assumed_prefill_rate or getattr(loaded_llm(settings), "prefill_rate", None)
 
 
 def current_budget(k: int, settings: Settings) -> Budget:
@@ -97,19 +98,31 @@ def prompt_tokens(model, messages) -> int:
     return model.count_tokens(text) if hasattr(model, "count_tokens") else len(text) // 4
 
 
-def draft(model, messages, timings: dict, started: float, **options) -> Iterator[str]:
-    """Streams the model's reply piece by piece; returns the whole reply."""
-    pieces: list[str] = []
+def draft(model, messages, timings: dict, started: float, shown: str = "", **options) -> Iterator[str]:
+    """Streams the model's reply piece by piece; returns the whole reply. `shown` is text already
+    streamed as its start (the lead): held back while the reply says it again; where the reply parts
+    from it, LEAD_NOTE and the reply from its start are streamed instead (see after_lead)."""
+    reply, held = "", shown
     for piece in stream_tokens(model, messages, **options):
         timings.setdefault("ttft", time.perf_counter() - started)
-        pieces.append(piece)
-        yield piece
-    return "".join(pieces)
+        reply += piece
+        if held is not None and (reply.startswith(held) or not held.startswith(reply)):
+            piece, held = after_lead(held, reply)[len(held):], None
+        if held is None and piece:
+            yield piece
+    if held and reply != held:  # it ended inside the lead
+        yield after_lead(held, reply)[len(held):]
+    return reply
+
+
+def after_lead(lead: str, reply: str) -> str:
+    """What the stream holds once `reply` follows the `lead` shown before it."""
+    return lead + reply[len(lead):] if reply.startswith(lead) else lead + LEAD_NOTE + reply
 
 
 def lead_sentence(model, question: str, hits: list[Hit], timings: dict, started: float) -> Iterator[str]:
     """The answer's first sentence, written from the best source alone (a short prompt, so it starts
-    soon), streamed as it comes; returns it, citing [1]. A refusal is held back and returns "" (nothing shown)."""
+    soon), streamed as it comes; returns it. A refusal is held back and returns "" (nothing shown)."""
     text, shown = "", 0
     for piece in stream_tokens(model, answer_messages(question, hits[:1]), max_tokens=LEAD_MAX_TOKENS):
         text += piece
@@ -125,21 +138,21 @@ def lead_sentence(model, question: str, hits: list[Hit], timings: dict, started:
         return ""
     if shown < len(text):
         yield text[shown:]
-    sentence = text.rstrip()
-    return cite_the_only_source(sentence) + text[len(sentence):]  # it read [1] only: say so where it did not
+    return text
 
 
 def first_draft(model, messages, question: str, hits: list[Hit], budget: Budget, timings: dict,
                 started: float) -> Iterator[str]:
-    """Streams the model's answer to messages (every source); returns it, its lead and the prompt tokens
-    sent. When the budget leads (the sources cannot all be read within the first-token target), its
-    first sentence, the lead, is written from the best source alone, and the answer goes on from it."""
+    """Streams the model's answer to messages (every source); returns it, all that was streamed and the
+    prompt tokens sent. When the budget leads (the sources cannot all be read within the first-token
+    target), a first sentence written from the best source alone is streamed while the rest is read;
+    the answer is still the one every source gives (see draft: what repeats the lead is not streamed twice)."""
     lead, tokens = "", prompt_tokens(model, messages)
-    if budget.lead and len(hits) > 1 and getattr(model, "continues_replies", False):
+    if budget.lead and len(hits) > 1:
         lead = yield from lead_sentence(model, question, hits, timings, started)
         tokens += prompt_tokens(model, answer_messages(question, hits[:1]))
-    going_on = yield from draft(model, messages, timings, started, **({"reply_start": lead} if lead else {}))
-    return lead + going_on, lead, tokens
+    reply = yield from draft(model, messages, timings, started, shown=lead)
+    return reply, after_lead(lead, reply), tokens
 
 
 def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
@@ -162,11 +175,10 @@ def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, 
 def ask_stream(question: str, k: int | None = None, history: History | None = None, year: int | None = None,
                settings: Settings | None = None) -> Iterator[Evidence | str | Answer]:
     """Yields the Evidence (hits and their closest sentences) as soon as retrieval is done, then text
-    pieces as the model writes them, then the final verified Answer. With a budget that leads (see
-    first_draft), when nothing of that draft holds and no extraction answers, the answer from every
-    source follows a FULL_PROMPT_NOTE piece. When verification rejects a whole answer the model did
-    not refuse, the question is asked once more with one source, the one that answer is about
-    (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
+    pieces as the model writes them (on a budget that leads, a first sentence from the best source
+    first: see first_draft), then the final verified Answer. When verification rejects a whole answer
+    the model did not refuse, the question is asked once more with one source, the one that answer is
+    about (cite.draft_source; settings.retry_with_top_source), after a RETRY_NOTE piece."""
     settings = settings or get_settings()
     started = time.perf_counter()
     standalone = standalone_question(question, history, settings)
@@ -180,16 +192,10 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
         return
     generated_at = time.perf_counter()
     model, messages = get_llm(settings), answer_messages(standalone, hits)
-    raw, lead, tokens = yield from first_draft(model, messages, standalone, hits, budget, timings, started)
-    latest = raw
+    latest, raw, tokens = yield from first_draft(model, messages, standalone, hits, budget, timings, started)
     text, citations = checked(standalone, latest, hits, settings)
     if not text and settings.extract_when_rejected:
         text, citations = extracted(standalone, hits, settings)
-    if not text and lead:  # nothing of what went on from the lead holds: the answer every source gives first
-        yield FULL_PROMPT_NOTE
-        latest = yield from draft(model, messages, timings, started)
-        text, citations = checked(standalone, latest, hits, settings)
-        raw, tokens = raw + FULL_PROMPT_NOTE + latest, tokens + prompt_tokens(model, messages)
     if not text and not opens_with_refusal(latest) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
         number = draft_source(latest, hits)

@@ -1,7 +1,7 @@
 """Prompt budget: what the local model reads before its first token, sized from its measured prefill
 rate so that the first token lands within settings.first_token_target_s on this host. When all the
-sources do not fit, the model first writes the answer's first sentence from the best source alone,
-then reads the rest and goes on (settings.lead_with_best_source); a source is cut only when even the
+sources do not fit, the model first writes a first sentence from the best source alone, shown while
+it reads them all and answers (settings.lead_with_best_source); a source is cut only when even the
 best one alone does not fit, never below MIN_SOURCE_CHARS. Every source stays: cutting sources cost
 most answers on a slow host (see README)."""
 from __future__ import annotations
@@ -25,14 +25,14 @@ class Budget:
     chars_per_source: int   # characters of each hit's abstract (context 'sentences')
     rate: float | None      # prefill tokens a second it was sized from (None: the settings' default)
     reason: str
-    lead: bool = False      # the first sentence from the best source alone, before the rest is read
+    lead: bool = False      # a first sentence from the best source alone, shown while every source is read
 
     @property
     def chars(self) -> int:
         return self.sources * self.chars_per_source
 
     def describe(self) -> str:
-        lead = ", the first sentence from the best source alone" if self.lead else ""
+        lead = ", a first sentence from the best source alone shown first" if self.lead else ""
         return f"{self.sources} sources x {self.chars_per_source} characters{lead} ({self.reason})"
 
 
@@ -53,8 +53,9 @@ def prompt_tokens(sources: int, chars_per_source: int) -> float:
 
 def prompt_budget(k: int, rate: float | None, settings: Settings) -> Budget:
     """k sources of context_chars each when `rate` prompt tokens a second read them within the target;
-    else the same, the first sentence written from the best source alone (lead_with_best_source; else
-    every source cut), cut only as far as that one source needs, never below MIN_SOURCE_CHARS."""
+    else the same, a first sentence written from the best source alone shown first
+    (lead_with_best_source; else every source cut), cut only as far as that one source needs, never
+    below MIN_SOURCE_CHARS."""
     if settings.first_token_target_s is None:
         return default_budget(k, settings, "no first_token_target_s set")
     if rate is None or rate <= 0:

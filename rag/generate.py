@@ -21,7 +21,7 @@ def explain(err: Exception) -> LLMError:
 
 
 def stream_tokens(model: BaseChatModel, messages: list[BaseMessage], **options) -> Iterator[str]:
-    """options go to the model (LlamaCppChat: max_tokens, reply_start)."""
+    """options go to the model (LlamaCppChat: max_tokens)."""
     try:
         for chunk in model.stream(messages, **options):
             if chunk.content:

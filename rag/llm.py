@@ -82,11 +82,6 @@ class LlamaCppChat(BaseChatModel):
             previous = self._prefill_rate
             self._prefill_rate = rate if previous is None else (1 - RATE_WEIGHT) * previous + RATE_WEIGHT * rate
 
-    @property
-    def continues_replies(self) -> bool:
-        """Whether a reply can go on from given text (reply_start): the model file has its chat template."""
-        return "tokenizer.chat_template" in self.load().metadata
-
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode(), add_bos=False))
 
@@ -95,34 +90,17 @@ class LlamaCppChat(BaseChatModel):
         chat = [{"role": ROLES.get(m.type, "user"), "content": m.content} for m in messages]
         with self._lock:
             llama = self.load()
-            cached, started, timed, said = llama._input_ids.tolist(), time.perf_counter(), False, False
-            max_tokens, reply_start = kwargs.get("max_tokens", self.max_tokens), kwargs.get("reply_start", "")
-            parts = (self.continue_reply(llama, chat, reply_start, max_tokens, stop) if reply_start else
-                     llama.create_chat_completion(chat, max_tokens=max_tokens, temperature=self.temperature,
-                                                  stop=stop, stream=True))
-            for part in parts:
-                choice = part["choices"][0]
-                text = (choice["delta"].get("content") if "delta" in choice else choice["text"]) or ""
+            cached, started, timed = llama._input_ids.tolist(), time.perf_counter(), False
+            for part in llama.create_chat_completion(chat, max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                                                     temperature=self.temperature, stop=stop, stream=True):
+                text = part["choices"][0]["delta"].get("content") or ""
                 if not timed:  # the prompt has been read: time the tokens that were not in the cache
                     timed, prompt = True, llama._input_ids.tolist()
                     self.note_prefill(len(prompt) - llama.longest_token_prefix(cached, prompt), time.perf_counter() - started)
                 if text:
                     if run_manager:
                         run_manager.on_llm_new_token(text)
-                    said = True
                     yield ChatGenerationChunk(message=AIMessageChunk(content=text))
-            if not said:  # a reply that ends where reply_start does is empty, not an error
-                yield ChatGenerationChunk(message=AIMessageChunk(content=""))
-
-    def continue_reply(self, llama, chat: list[dict], reply_start: str, max_tokens: int, stop: list[str] | None):
-        """The model's reply to `chat` from after `reply_start`, sampled as create_chat_completion samples."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        eos = llama._model.token_get_text(llama.token_eos())
-        formatter = Jinja2ChatFormatter(template=llama.metadata["tokenizer.chat_template"], eos_token=eos, bos_token="")
-        prompt = formatter(messages=chat).prompt + reply_start
-        tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
-        return llama.create_completion(tokens, max_tokens=max_tokens, temperature=self.temperature, top_p=0.95,
-                                       top_k=40, min_p=0.05, repeat_penalty=1.1, stop=[eos, *(stop or [])], stream=True)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import ClassVar
 
 import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.answer import FULL_PROMPT_NOTE, RETRY_NOTE, ask, ask_stream, search, warm_up
+from rag.answer import LEAD_NOTE, RETRY_NOTE, ask, ask_stream, search, warm_up
 from rag.cite import attach_trailing_markers, names_an_unsupporting_source
 from rag.ingest import ingest
 from rag.retrieve import focus_sentences, rrf, score_fusion
@@ -306,64 +305,68 @@ def test_a_rejected_answer_is_retried_with_the_best_source_only(index, fake_llm)
     assert [c.paper_id for c in answer.citations] == ["moe"] and model.i == 0  # both replies used
 
 
-class ContinuingFake(FakeListChatModel):
-    """The queued-reply fake taking reply_start as LlamaCppChat does; keeps each call's prompt and reply_start."""
-    continues_replies: ClassVar[bool] = True
+class RecordingFake(FakeListChatModel):
+    """The queued-reply fake keeping each call's last message (the prompt)."""
     calls: list = []
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        self.calls.append((messages[-1].content, kwargs.get("reply_start", "")))
+        self.calls.append(messages[-1].content)
         yield from super()._stream(messages, stop, run_manager, **kwargs)
 
 
 @pytest.fixture
-def slow_host_llm(monkeypatch):
-    """A local model measured at 22 prompt tokens/s: the budget has it write its first sentence from the best source."""
-    def queue(replies):
-        model = ContinuingFake(responses=list(replies))
+def host_llm(monkeypatch):
+    """A local model measured at `rate` prompt tokens/s (22: the budget has it write a first sentence from the best source)."""
+    def queue(replies, rate=22.0):
+        model = RecordingFake(responses=list(replies))
         monkeypatch.setattr(sys.modules["rag.answer"], "get_llm", lambda settings: model)
-        monkeypatch.setattr(sys.modules["rag.answer"], "prefill_rate", lambda settings: 22.0)
+        monkeypatch.setattr(sys.modules["rag.answer"], "prefill_rate", lambda settings: rate)
         return model
     return queue
 
 
 EXPERTS_QUESTION = "How many experts does the mixture-of-experts translation model use?"
 EXPERTS_SENTENCE = "We train a mixture-of-experts model with 64 experts for machine translation [1]."
+GOING_ON = " Routing each token to two experts keeps the compute per token constant [1]."
 
 
-def test_a_slow_host_streams_the_first_sentence_from_the_best_source_then_goes_on_from_it(index, slow_host_llm):
-    going_on = " Routing each token to two experts keeps the compute per token constant [1]."
-    model = slow_host_llm([EXPERTS_SENTENCE + " Words after the first sentence are not kept.", going_on])
-    parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
+def test_a_slow_host_shows_a_first_sentence_from_the_best_source_then_the_answer_from_every_source(index, host_llm):
+    model = host_llm([EXPERTS_SENTENCE + " Words after the first sentence are not shown.", EXPERTS_SENTENCE + GOING_ON])
+    parts, calls_made = [], []
+    for part in ask_stream(EXPERTS_QUESTION, k=2, settings=index):
+        parts.append(part)
+        calls_made.append(len(model.calls))
     pieces, answer = parts[1:-1], parts[-1]
-    (lead_prompt, lead_start), (prompt, reply_start) = model.calls
+    lead_prompt, prompt = model.calls
     assert "[1]" in lead_prompt and "[2]" not in lead_prompt and "[2]" in prompt
-    assert (lead_start, reply_start) == ("", EXPERTS_SENTENCE)
-    assert "".join(pieces) == answer.raw_text == EXPERTS_SENTENCE + going_on
-    assert answer.text.startswith(EXPERTS_SENTENCE) and not answer.refused
+    assert "".join(p for p, calls in zip(parts, calls_made) if calls == 1 and isinstance(p, str)) == EXPERTS_SENTENCE
+    assert "".join(pieces) == answer.raw_text == EXPERTS_SENTENCE + GOING_ON  # the first sentence streamed once
+    assert not answer.refused
+    host_llm([EXPERTS_SENTENCE + GOING_ON], rate=1000.0)
+    assert ask(EXPERTS_QUESTION, k=2, settings=index).text == answer.text  # the fast host's answer
 
 
-def test_a_refusal_from_the_best_source_alone_is_not_shown_and_every_source_is_read(index, slow_host_llm):
-    model = slow_host_llm([REFUSAL, EXPERTS_SENTENCE])
+def test_an_answer_from_every_source_that_begins_otherwise_follows_the_first_sentence_after_a_note(index, host_llm):
+    lead = "The translation model uses 64 experts [1]."
+    host_llm([lead, EXPERTS_SENTENCE])
     parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
-    assert [start for _, start in model.calls] == ["", ""] and "[2]" in model.calls[1][0]
-    assert "".join(parts[1:-1]) == EXPERTS_SENTENCE and parts[-1].text == EXPERTS_SENTENCE
+    assert "".join(parts[1:-1]) == parts[-1].raw_text == lead + LEAD_NOTE + EXPERTS_SENTENCE
+    assert parts[-1].text == EXPERTS_SENTENCE
 
 
-def test_when_nothing_begun_from_the_best_source_holds_the_answer_from_every_source_follows(index, slow_host_llm):
-    unsupported = "The translation model was trained on 4,096 TPUs for a year [1]."
-    model = slow_host_llm([unsupported, " It ran on 9 TPUs [1].", EXPERTS_SENTENCE])
+@pytest.mark.parametrize("reply", [EXPERTS_SENTENCE, "We train a mixture"])
+def test_an_answer_from_every_source_ending_within_the_first_sentence(index, host_llm, reply):
+    host_llm([EXPERTS_SENTENCE, reply])
     parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
-    assert FULL_PROMPT_NOTE in parts and RETRY_NOTE not in parts
-    assert [start for _, start in model.calls] == ["", unsupported, ""] and model.calls[2][0] == model.calls[1][0]
-    assert parts[-1].text == EXPERTS_SENTENCE and parts[-1].raw_text.endswith(FULL_PROMPT_NOTE + EXPERTS_SENTENCE)
+    said_again = reply == EXPERTS_SENTENCE
+    streamed = "".join(parts[1:-1]).split(RETRY_NOTE)[0]  # the cut-off reply is then asked again
+    assert streamed == (reply if said_again else EXPERTS_SENTENCE + LEAD_NOTE + reply)
 
 
-def test_a_model_that_cannot_go_on_from_given_text_reads_every_source_at_once(index, fake_llm, monkeypatch):
-    monkeypatch.setattr(sys.modules["rag.answer"], "prefill_rate", lambda settings: 22.0)
-    model = fake_llm([EXPERTS_SENTENCE, "UNEXPECTED SECOND CALL"])
-    answer = ask(EXPERTS_QUESTION, k=2, settings=index)
-    assert answer.text == EXPERTS_SENTENCE and model.i == 1  # one call: no lead
+def test_a_refusal_from_the_best_source_alone_is_not_shown_and_every_source_is_read(index, host_llm):
+    model = host_llm([REFUSAL, EXPERTS_SENTENCE])
+    parts = list(ask_stream(EXPERTS_QUESTION, k=2, settings=index))
+    assert "[2]" in model.calls[1] and "".join(parts[1:-1]) == EXPERTS_SENTENCE and parts[-1].text == EXPERTS_SENTENCE
 
 
 @pytest.mark.parametrize("rejected, read", [("The model was trained on 4,096 TPUs for a year [2].", 2),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from rag.answer import current_budget
 from rag.budget import MIN_SOURCE_CHARS, prompt_budget
 from rag.config import Settings
 
@@ -18,7 +19,7 @@ def test_a_slow_host_reads_the_best_source_first_and_every_source_in_full():
     # 22 tokens/s, 8 s: 176 tokens read before the first token, room for the best source, not for all four
     slow = prompt_budget(4, 22.0, Settings())
     assert slow.lead and (slow.sources, slow.chars_per_source) == (4, Settings().context_chars)
-    assert "the first sentence from the best source alone" in slow.describe()
+    assert "a first sentence from the best source alone shown first" in slow.describe()
     assert not prompt_budget(4, 250.0, Settings()).lead
 
 
@@ -48,3 +49,8 @@ def test_a_target_of_zero_or_less_is_a_clear_error(monkeypatch, target):
     monkeypatch.setenv("RAG_FIRST_TOKEN_TARGET_S", target)
     with pytest.raises(ValidationError, match="first_token_target_s"):
         Settings()
+
+
+def test_an_assumed_prefill_rate_sizes_the_budget_instead_of_the_measured_one():
+    assert current_budget(4, Settings(assumed_prefill_rate=22.0)).lead
+    assert not current_budget(4, Settings(assumed_prefill_rate=1000.0)).lead
