@@ -98,12 +98,12 @@ def prompt_tokens(model, messages) -> int:
     return model.count_tokens(text) if hasattr(model, "count_tokens") else len(text) // 4
 
 
-def draft(model, messages, timings: dict, started: float, shown: str = "", **options) -> Iterator[str]:
+def draft(model, messages, timings: dict, started: float, shown: str = "") -> Iterator[str]:
     """Streams the model's reply piece by piece; returns the whole reply. `shown` is text already
     streamed as its start (the lead): held back while the reply says it again; where the reply parts
     from it, LEAD_NOTE and the reply from its start are streamed instead (see after_lead)."""
     reply, held = "", shown
-    for piece in stream_tokens(model, messages, **options):
+    for piece in stream_tokens(model, messages):
         timings.setdefault("ttft", time.perf_counter() - started)
         reply += piece
         if held is not None and (reply.startswith(held) or not held.startswith(reply)):
@@ -121,7 +121,7 @@ def after_lead(lead: str, reply: str) -> str:
 
 
 def lead_sentence(model, question: str, hits: list[Hit], timings: dict, started: float) -> Iterator[str]:
-    """The answer's first sentence, written from the best source alone (a short prompt, so it starts
+    """A first sentence of the answer, written from the best source alone (a short prompt, so it starts
     soon), streamed as it comes; returns it. A refusal is held back and returns "" (nothing shown)."""
     text, shown = "", 0
     for piece in stream_tokens(model, answer_messages(question, hits[:1]), max_tokens=LEAD_MAX_TOKENS):
