@@ -18,6 +18,11 @@ same prompt tokens. --as-rate R sizes the budgeted prompt as the slow host's mea
 (22 tokens a second: the same prompts as there; only the seconds are this host's;
 RAG_ASSUMED_PREFILL_RATE). It also counts the budgeted answers that began otherwise than the first
 sentence streamed from the best source (LEAD_NOTE: the user saw that sentence, then the answer).
+
+--judge compares, in one process and question by question in turn, the support checker without the
+judge (the feature regression: RAG_JUDGE=false) with the answer model as judge (the default): whole
+answer seconds, prompt tokens, judge calls and the prompt tokens they read anew, per answer; with
+--as-rate R, what those judge tokens cost on a host reading R prompt tokens a second.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from rag.answer import LEAD_NOTE  # noqa: E402
 from rag.evaluate import load_questions  # noqa: E402
 
 COLUMNS = ["evidence", "first_token", "total", "prompt_tokens"]
+JUDGE_COLUMNS = ["total", "prompt_tokens", "judge_calls", "judge_tokens"]
 
 
 def timed(question: str, settings, evidence_only: bool) -> dict:
@@ -48,7 +54,8 @@ def timed(question: str, settings, evidence_only: bool) -> dict:
         elif isinstance(part, str):
             row["first_token"] = row["first_token"] or elapsed
         else:
-            row.update(total=elapsed, prompt_tokens=part.prompt_tokens or None, lead_note=LEAD_NOTE in part.raw_text)
+            row.update(total=elapsed, prompt_tokens=part.prompt_tokens or None, lead_note=LEAD_NOTE in part.raw_text,
+                       judge_calls=part.judge_calls, judge_tokens=part.judge_tokens)
     return row
 
 
@@ -99,6 +106,27 @@ def budget_comparison(settings, questions: list[dict]) -> None:
           f"{first['first_token'] / again['first_token']:.2f}; budgeted median {later:.2f}s")
 
 
+def judge_comparison(settings, questions: list[dict], rate: float | None) -> None:
+    paths = {"features": settings.model_copy(update={"judge": False}), "judge": settings.model_copy(update={"judge": True})}
+    for path_settings in paths.values():
+        warm_up(path_settings)
+    rows: dict[str, list[dict]] = {name: [] for name in paths}
+    for q in questions:
+        for name, path_settings in paths.items():
+            rows[name].append(timed(q["question"], path_settings, evidence_only=False))
+            print(f"  {q['id']} {name:8} " + " ".join(f"{c}={fmt(rows[name][-1][c])}" for c in JUDGE_COLUMNS), flush=True)
+    print(f"median over {len(questions)} questions, and judge / features:")
+    for column in JUDGE_COLUMNS:
+        before, after = (statistics.median(r[column] or 0 for r in rows[name]) for name in paths)
+        ratio = f"  ratio {after / before:.2f}" if before else ""
+        print(f"  {column:14} features {before:8.2f}  judge {after:8.2f}{ratio}")
+    totals = sorted(r["total"] for r in rows["judge"])
+    print(f"  judge whole answer p95 {totals[min(len(totals) - 1, round(0.95 * (len(totals) - 1)))]:.2f}s")
+    if rate:
+        tokens = statistics.median(r["judge_tokens"] or 0 for r in rows["judge"])
+        print(f"  at {rate:g} prompt tokens/s the judge's median {tokens:.0f} new tokens per answer read in {tokens / rate:.1f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=20, help="the first N eval questions (mixed types)")
@@ -106,6 +134,7 @@ def main() -> None:
     parser.add_argument("--index-dir", default=None, help="index folder (default: RAG_INDEX_DIR)")
     parser.add_argument("--evidence-only", action="store_true", help="time only the Evidence; the LLM is not called")
     parser.add_argument("--budget", action="store_true", help="today's prompt beside the one sized from the prefill rate")
+    parser.add_argument("--judge", action="store_true", help="the checker without the judge beside the one with it")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: RAG_N_THREADS or all cores)")
     parser.add_argument("--target", type=float, default=None, help="first_token_target_s of the budgeted prompt "
                         "(default: RAG_FIRST_TOKEN_TARGET_S); a smaller one stands in for a slower host")
@@ -119,6 +148,9 @@ def main() -> None:
         print(ingest(settings=settings).summary(), file=sys.stderr)
     if args.budget:
         return budget_comparison(settings, load_questions(limit=args.limit))
+    if args.judge:
+        return judge_comparison(settings.model_copy(update={"assumed_prefill_rate": None}), load_questions(limit=args.limit),
+                                args.as_rate)
     started = time.perf_counter()
     warm_up(settings)
     print(f"warm-up {time.perf_counter() - started:.1f}s, model {settings.llm}, index {settings.index_dir}")

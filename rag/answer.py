@@ -4,17 +4,19 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 
 from .answer_type import gives_asked_quantity
 from .budget import Budget, prompt_budget
 from .cite import (checked_verdict, cite_the_only_source, draft_source, name_not_echoing_the_question,
-                   opens_with_refusal, verify_answer)
+                   opens_with_refusal, premise_first, verdict_first, verify_answer)
 from .compose import complete_answer, extracted_answer
 from .config import Settings, get_settings
 from .evidence import select_evidence
 from .generate import generate, stream_tokens
+from .judge import answer_context
 from .llm import LlamaCppChat, get_llm, loaded_llm
 from .prompt import REFUSAL, answer_messages, answer_prompt_start, condense_messages
 from .retrieve import focus_sentences, get_retriever
@@ -155,20 +157,33 @@ def first_draft(model, messages, question: str, hits: list[Hit], budget: Budget,
     return reply, after_lead(lead, reply), tokens
 
 
-def checked(question: str, raw: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
+def checked(question: str, raw: str, hits: list[Hit], settings: Settings, model=None, messages=None,
+            rejected: Counter | None = None) -> tuple[str, list]:
     """The verified text and citations, completed from the sources for the parts of the question it
-    leaves open; empty when nothing supported, or no asked-for quantity, is left."""
-    checker = get_checker(settings)
-    text, citations = verify_answer(raw, hits, checker)
+    leaves open; empty when nothing supported, or no asked-for quantity, is left. messages: the prompt
+    the reply answers, which the judge's prompts extend (in the local model's cache)."""
+    checker = get_checker(settings, model)
+    text, citations = verify_answer(raw, hits, checker, answer_context(messages, raw) if messages else None, rejected)
     if not gives_asked_quantity(question, text):
-        return "", []
-    text = name_not_echoing_the_question(question, checked_verdict(question, text, citations, hits, checker), hits)
-    return complete_answer(question, text, citations, hits, checker, results_per_paper=settings.result_sentences)
+        text, citations = "", []
+    if checker.judge is None:
+        text = name_not_echoing_the_question(question, checked_verdict(question, text, citations, hits, checker), hits)
+        return complete_answer(question, text, citations, hits, checker, results_per_paper=settings.result_sentences)
+    text, citations = complete_answer(question, name_not_echoing_the_question(question, text, hits), citations, hits,
+                                      checker, results_per_paper=settings.result_sentences)
+    text, citations = verdict_first(question, text, citations, raw, hits, checker)
+    return premise_first(question, text, citations, raw, hits, checker)
 
 
-def extracted(question: str, hits: list[Hit], settings: Settings) -> tuple[str, list]:
+def judge_calls(model, settings: Settings) -> tuple[int, int]:
+    """Calls the checker's judge has made so far, and the prompt tokens it read anew."""
+    judge = get_checker(settings, model).judge
+    return (len(judge.log.calls), judge.log.tokens()) if judge is not None else (0, 0)
+
+
+def extracted(question: str, hits: list[Hit], settings: Settings, model=None) -> tuple[str, list]:
     """The answer copied from the sources' sentences (see compose.extracted_answer), when it gives what is asked."""
-    text, citations = extracted_answer(question, hits, get_checker(settings), settings.result_sentences)
+    text, citations = extracted_answer(question, hits, get_checker(settings, model), settings.result_sentences)
     return (text, citations) if text and gives_asked_quantity(question, text) else ("", [])
 
 
@@ -193,15 +208,17 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
     generated_at = time.perf_counter()
     model, messages = get_llm(settings), answer_messages(standalone, hits)
     latest, raw, tokens = yield from first_draft(model, messages, standalone, hits, budget, timings, started)
-    text, citations = checked(standalone, latest, hits, settings)
+    rejected, judged_before = Counter(), judge_calls(model, settings)
+    text, citations = checked(standalone, latest, hits, settings, model, messages, rejected)
     if not text and settings.extract_when_rejected:
-        text, citations = extracted(standalone, hits, settings)
+        text, citations = extracted(standalone, hits, settings, model)
     if not text and not opens_with_refusal(latest) and len(hits) > 1 and settings.retry_with_top_source:
         yield RETRY_NOTE
         number = draft_source(latest, hits)
         messages = answer_messages(standalone, source_alone(standalone, hits, number, settings))
         retried = yield from draft(model, messages, timings, started)
-        text, citations = checked(standalone, cite_the_only_source(retried, number), hits, settings)
+        text, citations = checked(standalone, cite_the_only_source(retried, number), hits, settings, model, messages,
+                                  rejected)
         raw, tokens = raw + RETRY_NOTE + retried, tokens + prompt_tokens(model, messages)
     timings.setdefault("ttft", time.perf_counter() - started)
     timings["generate"] = time.perf_counter() - generated_at
@@ -210,6 +227,8 @@ def ask_stream(question: str, k: int | None = None, history: History | None = No
               Answer(text=text, refused=False, citations=citations, contexts=hits, timings=timings,
                      question=question, standalone_question=standalone, raw_text=raw))
     answer.prompt_tokens = tokens
+    answer.rejected = dict(rejected)
+    answer.judge_calls, answer.judge_tokens = (now - before for now, before in zip(judge_calls(model, settings), judged_before))
     yield answer
 
 
@@ -243,7 +262,8 @@ def warm_up(settings: Settings | None = None) -> bool:
         if prefilled:
             model.invoke(answer_prompt_start(), max_tokens=1)
         search("warm up", k=1, settings=settings)
-        get_checker(settings).nli  # the support checker's NLI model loads on first use
+        if model is not None and get_checker(settings, model).judge is None:
+            get_checker(settings, model).nli  # the feature checker's NLI model loads on first use
         return prefilled
     except Exception as err:
         print(f"warm-up skipped: {type(err).__name__}: {err}", file=sys.stderr)

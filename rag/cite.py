@@ -3,9 +3,11 @@ their cited sources support, and build the citation list with supporting quotes.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from .prompt import REFUSAL
+from .question import presupposition, yes_no_claim
 from .support import SupportChecker, SupportResult, content_words, flip, split_sentences
 from .types import Citation, Hit
 
@@ -21,8 +23,6 @@ PRONOUN_START = re.compile(r"^\W*(it|its|they|their|this|these|he|she|such)\b", 
 # "It" or "Its" opening a sentence, which a paper's short name can take the place of
 PAPER_PRONOUN = re.compile(r"^(?P<lead>\W*)(?P<pronoun>it|its)\b(?!')", re.IGNORECASE)
 # a question answered by yes or no, and the verdict word an answer sentence opens with
-YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|may)\s+(.+?)\W*$",
-                             re.IGNORECASE | re.DOTALL)
 VERDICT = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
 # a marker read as a noun: after a word that needs one ("the method in [1] ..."), ending a sentence after
 # a verb ("The work that ... is [1]."), or before a word ("[1] shows")
@@ -41,6 +41,8 @@ SAID_NAME = re.compile(r"\b(?=[\w-]*(?:\d|[a-z][A-Z]|[A-Z]{2}))[A-Za-z][\w-]*[A-
 NEAR_COPY = 0.8
 # a source that was not cited must clear this higher bar before its marker is added
 UNCITED_MARGIN = 0.2
+# the judge's Yes-No logit on a yes/no question beyond which a source gives that verdict
+VERDICT_MARGIN = 1.0
 
 
 @dataclass
@@ -156,17 +158,22 @@ def opens_with_refusal(text: str) -> bool:
     return not sentences or is_refusal(sentences[0])
 
 
+def source_text(hit: Hit) -> str:
+    """What a sentence is checked against: the cited paper's title and whole abstract (the citation names the paper)."""
+    return f"{hit.title}.\n{hit.abstract or hit.text}" if hit.title else hit.abstract or hit.text
+
+
 def source_texts(hits: list[Hit]) -> list[str]:
-    """What a sentence is checked against: the cited paper's whole abstract (the citation names the paper)."""
-    return [hit.abstract or hit.text for hit in hits]
+    return [source_text(hit) for hit in hits]
 
 
 def supported_by(text: str, cited: list[int], hits: list[Hit], checker: SupportChecker,
-                 results: list[SupportResult]) -> dict[int, SupportResult]:
+                 results: list[SupportResult], context=None) -> dict[int, SupportResult]:
     """The cited sources that support the sentence, alone or, failing that, together."""
     supported = {n: results[n - 1] for n in cited if results[n - 1].score >= checker.threshold}
     if not supported and len(cited) > 1:
-        joint = checker.check(text, " ".join(source_texts([hits[n - 1] for n in cited])), figures_copied=True)
+        joint = checker.check_many(text, ["\n".join(source_texts([hits[n - 1] for n in cited]))], figures_copied=True,
+                                   context=context)[0]
         if joint.score >= checker.threshold:
             supported = {n: results[n - 1] for n in cited}
     return supported
@@ -205,13 +212,13 @@ def best_source(results: list[SupportResult]) -> int:
 
 
 def verify_sentence(sentence: str, hits: list[Hit], checker: SupportChecker,
-                    results: list[SupportResult]) -> VerifiedSentence | None:
+                    results: list[SupportResult], context=None) -> VerifiedSentence | None:
     """results: the sentence checked against every source."""
     text = strip_markers(sentence)
     if names_only(text, hits) or INSTRUCTION.search(sentence) or is_refusal(sentence):
         return None
     cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(hits)]
-    supported = supported_by(text, cited, hits, checker, results)
+    supported = supported_by(text, cited, hits, checker, results, context)
     if not supported:
         best = best_source(results)
         if results[best - 1].score >= min(1.0, checker.threshold + UNCITED_MARGIN):
@@ -232,12 +239,21 @@ def source_copy(sentence: str, hits: list[Hit], checker: SupportChecker) -> Veri
         if 1 <= n <= len(hits):
             for copy in split_sentences(hits[n - 1].abstract or hits[n - 1].text):
                 if (len(said & content_words(copy)) >= NEAR_COPY * len(said) and not INSTRUCTION.search(copy)
-                        and checker.supports(copy, hits[n - 1].abstract or hits[n - 1].text)):
+                        and checker.supports(copy, source_text(hits[n - 1]))):
                     return VerifiedSentence(copy, [n], {n: copy})
     return None
 
 
-def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) -> list[VerifiedSentence]:
+def rejection(sentence: str, results: list[SupportResult]) -> str:
+    """Which check turned a sentence down: its cited source's deciding check (support.CHECKS), else
+    the best source's; "rule" when a verification rule (a bare name, a wrong paper's name) did."""
+    cited = [n for n in markers_in(sentence) if 1 <= n <= len(results)]
+    result = max((results[n - 1] for n in cited), key=lambda r: r.score) if cited else results[best_source(results) - 1]
+    return result.reason if result.score < 0.5 or result.reason != "copy" else "rule"
+
+
+def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker, context=None,
+                       rejected: Counter | None = None) -> list[VerifiedSentence]:
     """The supported sentences. One whose subject is a pronoun goes when the claim before it went,
     unless that claim cited the source matching it best and the same source supports this one
     (the pronoun then names that paper, and "It" becomes its name); a bare name before it still counts
@@ -246,23 +262,27 @@ def verified_sentences(raw_text: str, hits: list[Hit], checker: SupportChecker) 
     for sentence in split_sentences(attach_trailing_markers(raw_text)):
         sentence = name_cited_papers(sentence, hits)
         results = checker.check_many(strip_markers(sentence), source_texts(hits), figures_copied=True,
-                                     cited=markers_in(sentence))
-        verified = verify_sentence(sentence, hits, checker, results) or source_copy(sentence, hits, checker)
+                                     cited=markers_in(sentence), context=context)
+        verified = verify_sentence(sentence, hits, checker, results, context) or source_copy(sentence, hits, checker)
         if verified and not previous_kept and PRONOUN_START.search(sentence):
             verified = pronoun_named(verified, hits) if set(verified.sources) <= previous_subject else None
         if verified:
             kept.append(verified)
+        elif rejected is not None and not names_only(strip_markers(sentence), hits):
+            rejected[rejection(sentence, results)] += 1
         previous_kept = verified is not None or names_only(strip_markers(sentence), hits)
         previous_subject = {best_source(results)} & set(markers_in(sentence))
     return kept
 
 
-def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker) -> tuple[str, list[Citation]]:
+def verify_answer(raw_text: str, hits: list[Hit], checker: SupportChecker, context=None,
+                  rejected: Counter | None = None) -> tuple[str, list[Citation]]:
     """The answer text with only supported sentences and valid markers, and its citations.
-    Empty text means nothing supported was left."""
+    Empty text means nothing supported was left. context: the answer prompt and reply, which the
+    checker's judge extends (rag.judge.answer_context). rejected: counts the sentences each check turned down."""
     if not hits or opens_with_refusal(raw_text):
         return "", []
-    kept = verified_sentences(raw_text, hits, checker)
+    kept = verified_sentences(raw_text, hits, checker, context, rejected)
     text = " ".join(add_markers(v) for v in kept)
     quotes: dict[int, str] = {}
     for v in kept:
@@ -279,9 +299,85 @@ def add_markers(sentence: VerifiedSentence) -> str:
 
 
 def question_claim(question: str) -> str | None:
-    """A yes/no question as the claim it asks about: "Does X improve Y?" -> "X improve Y"."""
-    match = YES_NO_QUESTION.match(question.strip())
-    return None if match is None else match.group(2)[:1].upper() + match.group(2)[1:] + "."
+    """A yes/no question as the claim it asks about: "Does X improve Y?" -> "X improve Y."."""
+    return yes_no_claim(question)
+
+
+def judged_answer(question: str, claim: str, sources: list[int], hits: list[Hit],
+                  checker: SupportChecker) -> tuple[str | None, int | None, str]:
+    """The judge's answer to a yes/no question from each source's sentences closest to its claim:
+    ("Yes" or "No", the source giving it, its closest sentence) when a source gives it by more than
+    VERDICT_MARGIN and none gives the other; (None, None, "") otherwise."""
+    from .judge import answers_messages
+    said: dict[str, tuple[int, str]] = {}
+    for n in sources:
+        row = checker.cheap_rows(claim, [source_text(hits[n - 1])])[0]
+        logit = checker.judge.score(answers_messages(question, row.passage))
+        if abs(logit) > VERDICT_MARGIN:
+            said.setdefault("Yes" if logit > 0 else "No", (n, row.quote))
+    if len(said) != 1:
+        return None, None, ""
+    (word, (n, quote)), = said.items()
+    return word, n, quote
+
+
+def judged_verdict(question: str, claim: str, sources: list[int], hits: list[Hit], checker: SupportChecker) -> str | None:
+    return judged_answer(question, claim, sources, hits, checker)[0]
+
+
+def quoted(n: int, sentence: str, hits: list[Hit]) -> str:
+    """A source's own sentence shown as a quotation attributed to its paper."""
+    return f'{short_name(hits[n - 1].title)}: "{sentence.rstrip()}" [{n}]'
+
+
+def without_verdict(text: str) -> str:
+    said = VERDICT.match(text)
+    rest = text[said.end():] if said else text
+    return rest[:1].upper() + rest[1:]
+
+
+def add_citation(citations: list[Citation], n: int, quote: str, hits: list[Hit]) -> list[Citation]:
+    if any(c.n == n for c in citations):
+        return citations
+    hit = hits[n - 1]
+    return sorted(citations + [Citation(n=n, paper_id=hit.paper_id, title=hit.title, quote=quote, date=hit.date)],
+                  key=lambda c: c.n)
+
+
+def asked_sources(citations: list[Citation], draft: str, hits: list[Hit]) -> list[int]:
+    """The sources a verdict is asked of: those the verified answer cites, else those the draft cited, else the best hit."""
+    cited = [c.n for c in citations] or [n for n in dict.fromkeys(markers_in(draft)) if 1 <= n <= len(hits)]
+    return cited or [1]
+
+
+def verdict_first(question: str, text: str, citations: list[Citation], draft: str, hits: list[Hit],
+                  checker: SupportChecker) -> tuple[str, list[Citation]]:
+    """A yes/no question's answer opens with the judge's verdict when a source gives one ("No, according
+    to ZeroI2V [1].") and the model's own "Yes"/"No" goes; with no verified sentence left, the source's
+    sentence closest to the question's claim follows as a quote. No verdict: the sentences stand alone."""
+    claim = yes_no_claim(question)
+    if claim is None:
+        return text, citations
+    word, n, quote = judged_answer(question, claim, asked_sources(citations, draft, hits), hits, checker)
+    if word is None:
+        return without_verdict(text), citations
+    rest = without_verdict(text) if text else quoted(n, quote, hits) + "."
+    return f"{word}, according to {short_name(hits[n - 1].title)} [{n}]. {rest}", add_citation(citations, n, quote, hits)
+
+
+def premise_first(question: str, text: str, citations: list[Citation], draft: str, hits: list[Hit],
+                  checker: SupportChecker) -> tuple[str, list[Citation]]:
+    """When a source answers "no" to what the question takes for granted ("Why does X need Y?": does X
+    need Y?), the answer opens by saying so, quoting that source's closest sentence."""
+    assumed = presupposition(question)
+    if assumed is None:
+        return text, citations
+    claim = yes_no_claim(assumed) or assumed
+    word, n, quote = judged_answer(assumed, claim, asked_sources(citations, draft, hits), hits, checker)
+    if word != "No":
+        return text, citations
+    correction = f"The abstracts do not support what the question assumes. {quoted(n, quote, hits)}."
+    return (correction + " " + text).strip(), add_citation(citations, n, quote, hits)
 
 
 def verdict(question: str, sources: list[int], hits: list[Hit], checker: SupportChecker) -> str | None:
@@ -289,6 +385,8 @@ def verdict(question: str, sources: list[int], hits: list[Hit], checker: Support
     claim = question_claim(question)
     if claim is None or not sources:
         return None
+    if checker.judge is not None:
+        return judged_verdict(question, claim, sources, hits, checker)
     texts = source_texts([hits[n - 1] for n in sources])
     yes = max(r.score for r in checker.check_many(claim, texts))
     no = max(r.score for r in checker.check_many(flip(claim), texts))

@@ -12,6 +12,7 @@ EXAMPLES = {
     "chat": "example:\n  rag chat --llm local-fast     # then type questions; follow-ups keep the context",
     "serve": "examples:\n  rag serve --port 7860             # the web UI\n  rag serve --api --port 8000       # OpenAI-compatible API at http://127.0.0.1:8000/v1",
     "eval": ("examples:\n  rag eval --limit 5 --llm local-fast\n  rag eval --out eval/results/run1\n"
+             "  rag eval --set natural --split dev --out eval/results/natural-dev\n"
              "  rag eval --compare eval/results/run1 eval/results/run2\n"
              "  rag eval --from-feedback .index/feedback.jsonl --out eval/feedback   # votes -> question stubs"),
 }
@@ -160,7 +161,7 @@ def cmd_eval(args) -> int:
     if args.from_feedback:
         return questions_from_votes(Path(args.from_feedback), Path(args.out or PROJECT_DIR / "eval" / "feedback"))
     out = Path(args.out) if args.out else PROJECT_DIR / "eval" / "results" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    result = run_eval(settings_from(args), limit=args.limit, k=args.k)
+    result = run_eval(settings_from(args), limit=args.limit, k=args.k, question_set=args.set, split=args.split)
     write_report(result, out)
     print(summary_table(result["summary"]))
     print(f"\nwrote {out}/results.json, report.md and metrics.png")
@@ -216,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_answer_options(add("chat", "Chat in the terminal; follow-up questions keep the context.", cmd_chat))
     evaluate = add("eval", "Run the grounding eval set and write a report.", cmd_eval)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    evaluate.add_argument("--set", default="questions", choices=["questions", "natural"],
+                          help="eval/questions.jsonl (default) or eval/natural/questions.jsonl")
+    evaluate.add_argument("--split", default=None, choices=["train", "dev", "test"],
+                          help="only this part of the set (test: for reporting only)")
     evaluate.add_argument("--out", default=None, help="output folder (default: eval/results/<timestamp>)")
     evaluate.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="print two runs' metrics side by side")
     evaluate.add_argument("--from-feedback", metavar="FILE", help="turn the web UI's votes into eval-question stubs "

@@ -35,11 +35,22 @@ from .lexical import tokenize
 from .types import Answer, Hit
 
 QUESTIONS_FILE = PROJECT_DIR / "eval" / "questions.jsonl"
+# the question sets `rag eval --set` runs: the original one and the one written the way researchers ask
+QUESTION_SETS = {"questions": QUESTIONS_FILE, "natural": PROJECT_DIR / "eval" / "natural" / "questions.jsonl"}
 
 
-def load_questions(path: Path = QUESTIONS_FILE, limit: int | None = None) -> list[dict]:
-    """All questions, or the first `limit` taken in turn from each type so a subset mixes them."""
+def question_type(question: dict) -> str:
+    """The original set's type (single, multi, unanswerable), or the natural set's style mapped onto it."""
+    if "type" in question:
+        return question["type"]
+    return "unanswerable" if not question["gold"] else "multi" if len(question["gold"]) > 1 else "single"
+
+
+def load_questions(path: Path = QUESTIONS_FILE, limit: int | None = None, split: str | None = None) -> list[dict]:
+    """All questions (of one split: train, dev or test), or the first `limit` taken in turn from each
+    type so a subset mixes them."""
     questions = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    questions = [dict(q, type=question_type(q)) for q in questions if split is None or q.get("split") == split]
     if not limit:
         return questions
     by_type: dict[str, list[dict]] = {}
@@ -96,6 +107,8 @@ def median(values: list[float]) -> float | None:
 # ("which LMs could focus on, rather than" is English)
 HOLE = re.compile(r"\b(in|by|of|from|see|with|than|to|on|the|as|like|following|and)\s*(?:[.;:!?]|\s,|\[\d|\b(?:is|are|was|were|matches|shows|uses)\b)"
                   r"|\b(is|are|was|were)\s*(?:\[\d+\]\s*)+[.!?]?$", re.IGNORECASE)
+# the verdict an answer opens with
+VERDICT_SAID = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 # a name said twice in a row ("LISA LISA uses"): a marker turned into the name it followed
 REPEATED_NAME = re.compile(r"\b([A-Z][\w.-]*(?:\s+[\w.:-]+){0,8})\s+\1\b")
 
@@ -120,7 +133,7 @@ def alce_citation_scores(answer: Answer, checker) -> tuple[list[float], list[flo
     for sentence in filter(None, claims):
         cited = [n for n in dict.fromkeys(markers_in(sentence)) if 1 <= n <= len(answer.contexts)]
         text = strip_markers(sentence)
-        results = checker.check_many(text, source_texts(answer.contexts))
+        results = checker.check_many(text, source_texts(answer.contexts), figures_copied=True, cited=cited)
         sentence_scores.append(float(bool(supported_by(text, cited, answer.contexts, checker, results))))
         for n in cited:
             alone = results[n - 1].score >= checker.threshold
@@ -140,8 +153,14 @@ def score_answer(question: dict, answer: Answer, checker=None) -> dict:
         "invalid_markers": invalid_markers(answer.text, len(answer.contexts)),
         "raw_invalid_markers": invalid_markers(answer.raw_text, len(answer.contexts)),
         "broken_sentences": 0 if answer.refused else broken_sentences(answer.text),
-        "timings": answer.timings, "prompt_tokens": answer.prompt_tokens,
+        "timings": answer.timings, "prompt_tokens": answer.prompt_tokens, "style": question.get("style", question["type"]),
+        "rejected": answer.rejected, "judge_calls": answer.judge_calls, "judge_tokens": answer.judge_tokens,
+        "words": 0 if answer.refused else len(answer.text.split()),
     }
+    if question.get("verdict"):
+        said = VERDICT_SAID.match(answer.text)
+        row["verdict"] = ("none" if said is None else
+                          "right" if said.group(1).lower() == question["verdict"] else "reversed")
     if gold:
         row["recall_at_k"] = recall_at_k(answer.contexts, gold)
         row["mrr"] = reciprocal_rank(answer.contexts, gold)
@@ -167,6 +186,11 @@ def summarise(rows: list[dict]) -> dict:
         return mean(r[key] for r in pool if r.get(key) is not None)
 
     totals = [r["timings"].get("total", 0.0) for r in rows]
+    verdicts = [r["verdict"] for r in rows if "verdict" in r]
+    rejected: dict[str, int] = {}
+    for r in rows:
+        for reason, count in r.get("rejected", {}).items():
+            rejected[reason] = rejected.get(reason, 0) + count
     ttfts = [r["timings"]["ttft"] for r in rows if r["timings"].get("ttft")]
     return {
         "questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable),
@@ -183,6 +207,10 @@ def summarise(rows: list[dict]) -> dict:
         "latency_p50": median(totals), "latency_p95": percentile(totals, 0.95),
         "ttft_p50": median(ttfts), "ttft_p95": percentile(ttfts, 0.95),
         "prompt_tokens": avg("prompt_tokens", answered),
+        "verdict_right": mean(v == "right" for v in verdicts), "verdict_reversed": sum(v == "reversed" for v in verdicts),
+        "judge_calls": avg("judge_calls"), "judge_tokens": avg("judge_tokens"),
+        "words_p50": median([r["words"] for r in answered]),
+        "rejected": rejected,
     }
 
 
@@ -198,6 +226,9 @@ SUMMARY_ROWS = [
     ("latency_p50", "latency p50 (s)"), ("latency_p95", "latency p95 (s)"),
     ("ttft_p50", "time to first token p50 (s)"), ("ttft_p95", "time to first token p95 (s)"),
     ("prompt_tokens", "prompt tokens (mean)"),
+    ("verdict_right", "yes/no verdict right"), ("verdict_reversed", "yes/no verdicts reversed"),
+    ("judge_calls", "judge calls per answer (mean)"), ("judge_tokens", "judge prompt tokens read anew per answer (mean)"),
+    ("words_p50", "words per answer, median (answered)"),
 ]
 
 
@@ -210,11 +241,13 @@ def fmt(value) -> str:
 def summary_table(summary: dict) -> str:
     lines = ["| metric | value |", "|---|---|"]
     lines += [f"| {label} | {fmt(summary.get(key))} |" for key, label in SUMMARY_ROWS]
+    lines += [f"| sentences rejected: {reason} | {count} |" for reason, count in sorted(summary.get("rejected", {}).items())]
     return "\n".join(lines)
 
 
-def run_eval(settings, limit: int | None = None, k: int | None = None, show_progress: bool | None = None) -> dict:
-    """Ask every question, score it, and return {"settings", "rows", "summary"}."""
+def run_eval(settings, limit: int | None = None, k: int | None = None, show_progress: bool | None = None,
+             question_set: str = "questions", split: str | None = None) -> dict:
+    """Ask every question of a set (QUESTION_SETS; of one split), score it, and return {"settings", "rows", "summary"}."""
     from tqdm import tqdm
 
     from .answer import ask, warm_up
@@ -222,12 +255,14 @@ def run_eval(settings, limit: int | None = None, k: int | None = None, show_prog
     warm_up(settings)  # the model's prefill rate, and so the prompt budget, is known from the first question on
     checker = get_checker(settings)
     rows = []
-    questions = load_questions(limit=limit)
+    questions = load_questions(QUESTION_SETS[question_set], limit=limit, split=split)
     for question in tqdm(questions, desc="eval", unit="question", disable=None if show_progress is None else not show_progress):
-        answer = ask(question["question"], k=k, settings=settings)
+        history = [tuple(turn) for turn in question.get("history") or []]
+        answer = ask(question["question"], k=k, history=history or None, settings=settings)
         rows.append(score_answer(question, answer, checker))
     run_settings = {"llm": settings.llm, "k": k or settings.k, "chunk_size": settings.chunk_size,
-                    "context": settings.context, "limit": limit}
+                    "context": settings.context, "limit": limit, "set": question_set, "split": split,
+                    "judge": settings.judge, "judge_offset": settings.judge_offset}
     return {"settings": run_settings, "rows": rows, "summary": summarise(rows)}
 
 

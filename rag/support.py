@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +57,17 @@ AUXILIARY = re.compile(r"\b(is|are|was|were|can|could|may|might|will|would|shoul
 class SupportResult:
     score: float  # probability-like in [0, 1] that the source supports the sentence
     quote: str    # the source sentence (or two adjacent sentences) that best supports it
+    reason: str = "features"  # what decided: copy, number, unit, name, gate, judge or features (see CHECKS)
+
+
+# what can decide a check, in the order tried; `rag eval` counts the sentences each one rejects
+CHECKS = {"copy": "the sentence is a source sentence, word for word: supported without a model call",
+          "number": "a number (or a name with a digit, an amount of money, a percentage) the source never writes",
+          "unit": "a number the source writes beside another quantity or unit",
+          "name": "a named method, dataset or task the source never mentions",
+          "gate": "no source sentence is close in meaning (the cheap first pass)",
+          "judge": "the answer model, asked whether the closest source sentences state it",
+          "features": "the feature regression (no judge: a hosted backend without one, or RAG_JUDGE=false)"}
 
 
 def split_sentences(text: str) -> list[str]:
@@ -132,6 +142,106 @@ def not_in_source(claim: str, source: str, figures_copied: bool = False) -> bool
             or (figures_copied and missing_numbers(numbers(claim), numbers(source)) > 0))
 
 
+def number_tokens(text: str) -> list[str]:
+    """Words (a name with a digit, "GPT-4", as one word), numbers written in digits, and percent signs, in order."""
+    return re.findall(r"[A-Za-z][\w.-]*\d\w*|\d+(?:\.\d+)?|%|×|[A-Za-z]+", plain_digits(text))
+
+
+def unit_of(word: str) -> str:
+    """The quantity a word after a number names ("GPUs" -> "gpu", "percent" -> "%"); "" for a function word."""
+    word = word.lower()
+    if word in ("%", "percent", "percentage", "pp"):
+        return "%"
+    if word in ("x", "×", "times", "fold"):
+        return "x"
+    if word in STOPWORDS or word[:1].isdigit() or (word.endswith("ly") and len(word) > 4):  # an adverb names nothing
+        return ""
+    return stem(word.rstrip("s") if len(word) > 3 else word)
+
+
+def number_contexts(text: str, before: int, after: int) -> dict[str, set[str]]:
+    """Each number the text writes, with the quantities named by the words around it (units_of)."""
+    tokens, found = number_tokens(text), {}
+    for i, token in enumerate(tokens):
+        if token[:1].isdigit():
+            number = token.rstrip("0").rstrip(".") if "." in token else token
+            found.setdefault(number, set()).update(unit_of(t) for t in tokens[max(0, i - before):i] + tokens[i + 1:i + 1 + after])
+    return {number: units - {""} for number, units in found.items()}
+
+
+def number_neighbours(text: str, before: int, after: int) -> dict[str, set[str]]:
+    """Each number the text writes, with the quantities named by the content words nearest it in its
+    sentence: `before` of them before it and `after` after it ("68% of ChatGPT's score" -> 68: {chatg, score})."""
+    found: dict[str, set[str]] = {}
+    for sentence in split_sentences(text):
+        tokens = number_tokens(sentence)
+        for i, token in enumerate(tokens):
+            if token[:1].isdigit():
+                number = token.rstrip("0").rstrip(".") if "." in token else token
+                near = ([u for u in map(unit_of, reversed(tokens[:i])) if u and u not in ("%", "x")][:before]
+                        + [u for u in map(unit_of, tokens[i + 1:]) if u and u not in ("%", "x")][:after])
+                found.setdefault(number, set()).update(u[:5] for u in near)
+    return found
+
+
+def unit_moved(claim: str, source: str) -> bool:
+    """A number the claim binds to a quantity ("1,000 GPUs") that the source binds only to others
+    ("1,000 questions"): no word next to it in the claim (the one after, two before) is near that
+    number in a source sentence (three words either side)."""
+    said, written = number_neighbours(claim, 2, 1), number_neighbours(source, 3, 3)
+    return any(number in written and near and written[number] and not near & written[number]
+               for number, near in said.items())
+
+
+NAMED = re.compile(r"[A-Za-z][\w-]*[\w]")
+COMMON_CAPITALISED = frozenset("yes no the this these those it its we our they their in on for with by to from as at "
+                               "however moreover overall both each while when where which what how also".split())
+
+
+def names_in(sentence: str) -> list[str]:
+    """The words that name a method, model, dataset or task: a digit, two capitals, or a capital inside the sentence."""
+    found = []
+    for match in NAMED.finditer(sentence):
+        word = re.sub(r"'s$", "", match.group(0))
+        starts = not sentence[:match.start()].strip(" \"'(") or sentence[:match.start()].rstrip()[-1:] in ".:;!?"
+        capital = word[0].isupper() and not starts and len(word) > 2
+        if (re.search(r"\d", word) or len(re.findall(r"[A-Z]", word)) >= 2 or capital) \
+                and word.lower() not in COMMON_CAPITALISED:
+            found.append(word)
+    return found
+
+
+def unknown_names(claim: str, source: str) -> list[str]:
+    """Names the claim says that the source never writes (a plural "LLMs" counts as "LLM")."""
+    lowered = source.lower()
+
+    def written(name: str) -> bool:
+        name = name.lower()
+        return name in lowered or name.rstrip("s") in lowered or all(part in lowered for part in name.split("-") if part)
+    return [name for name in names_in(claim) if not written(name)]
+
+
+def copied_sentence(claim: str, sentences: list[str]) -> str | None:
+    """The source sentence the claim copies word for word (or, at six words or more, a part of one)."""
+    said = " ".join(re.findall(r"\w+", claim.lower()))
+    for sentence in sentences:
+        written = " ".join(re.findall(r"\w+", sentence.lower()))
+        if said and (said == written or (len(said.split()) >= 6 and f" {said} " in f" {written} ")):
+            return sentence
+    return None
+
+
+def violation(claim: str, source: str, figures_copied: bool) -> str | None:
+    """The rule a claim breaks against its source, before any model reads it: CHECKS' number, unit, name."""
+    if not_in_source(claim, source, figures_copied):
+        return "number"
+    if figures_copied and unit_moved(claim, source):
+        return "unit"
+    if figures_copied and unknown_names(claim, source):
+        return "name"
+    return None
+
+
 def recall(claim_words: set[str], text: str) -> float:
     return len(claim_words & content_words(text)) / max(1, len(claim_words))
 
@@ -162,6 +272,8 @@ class Row:
     values: dict[str, float]
     quote: str
     premises: list[str]
+    passage: str = ""  # the source sentences closest to the sentence, in the source's order: what the judge reads
+    sentences: tuple[str, ...] = ()
 
 
 def cheap_row(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: str, sentences: list[str],
@@ -174,7 +286,8 @@ def cheap_row(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: st
     quote = sentences[best] if pair < 0 else sentences[pair] + " " + sentences[pair + 1]
     opposite = flipped - vector  # how the claim's embedding moves when it is negated
     claim_words = content_words(sentence)
-    closest = [sentences[i] for i in np.argsort(-similarities[:len(sentences)])[:PREMISES]]
+    order = np.argsort(-similarities[:len(sentences)])[:PREMISES]
+    closest = [sentences[i] for i in order]
     values = {
         "cos_max": similarities[best], "recall_quote": recall(claim_words, quote),
         "recall_source": recall(claim_words, source),
@@ -182,7 +295,8 @@ def cheap_row(sentence: str, vector: np.ndarray, flipped: np.ndarray, source: st
         "direction_mismatch": float(direction_mismatch(words(sentence), words(quote))),
         "flip_projection": candidates[best] @ opposite / (np.linalg.norm(opposite) + 1e-12),
     }
-    return Row({k: float(v) for k, v in values.items()}, quote, list(dict.fromkeys(closest + [quote])))
+    return Row({k: float(v) for k, v in values.items()}, quote, list(dict.fromkeys(closest + [quote])),
+               " ".join(sentences[i] for i in sorted(order)), tuple(sentences))
 
 
 @dataclass(frozen=True)
@@ -218,15 +332,29 @@ def load_weights(path: Path = WEIGHTS_FILE) -> CheckerWeights:
                          "Restore the file from the repository or retrain it with `python eval/train_checker.py`.") from None
 
 
+def sigmoid(x: float) -> float:
+    return float(1 / (1 + np.exp(-x)))
+
+
 class SupportChecker:
-    def __init__(self, embedder=None, threshold: float | None = None, weights: CheckerWeights | None = None, nli=None):
+    """A pair is decided by the first of CHECKS that applies: a word-for-word copy passes, a broken rule
+    fails, then with a judge (rag.judge: the answer model) a source far from the sentence fails and the
+    judge decides the rest (score: sigmoid of its Yes-No logit minus judge_offset; threshold 0.5);
+    without one, the feature regression does. rules=False: the feature regression and its own number
+    rules alone (the checker as it was before the judge, kept to measure against)."""
+
+    def __init__(self, embedder=None, threshold: float | None = None, weights: CheckerWeights | None = None, nli=None,
+                 judge=None, judge_offset: float = 0.0, rules: bool = True):
         if embedder is None:
             from .embed import get_embedder
             embedder = get_embedder()
         self.embedder = embedder
         self.weights = weights or load_weights()
-        self.threshold = self.weights.threshold if threshold is None else threshold
+        self.judge, self.judge_offset, self.rules = judge, judge_offset, rules
+        default = 0.5 if judge is not None else self.weights.threshold
+        self.threshold = default if threshold is None else threshold
         self._nli = nli
+        self._judged: dict[tuple[str, str], float] = {}
         self._vectors: dict[str, np.ndarray] = {}  # answers re-check the same sources sentence after sentence
         self._contradiction: dict[tuple[str, str], float] = {}
 
@@ -303,11 +431,50 @@ class SupportChecker:
         return self.weights.score(row.values) if "contradiction_max" in row.values else 0.0
 
     def check_many(self, sentence: str, sources: list[str], figures_copied: bool = False,
-                   cited: list[int] | None = None) -> list[SupportResult]:
-        """The sentence against each source; with `cited`, sources neither cited nor closest score 0."""
-        rows = self.feature_rows(sentence, sources, cited=cited)
-        return [SupportResult(0.0 if not_in_source(sentence, source, figures_copied) else self.score(row), row.quote)
-                for source, row in zip(sources, rows)]
+                   cited: list[int] | None = None, context=None) -> list[SupportResult]:
+        """The sentence against each source; with `cited`, sources neither cited nor closest score 0.
+        context: the answer prompt and reply the judge's prompt extends (rag.judge.answer_context), so
+        the model's cache serves it; None asks the judge on a prompt of its own."""
+        if not self.rules:
+            rows = self.feature_rows(sentence, sources, cited=cited)
+            return [SupportResult(0.0, row.quote, "number") if not_in_source(sentence, source, figures_copied)
+                    else SupportResult(self.score(row), row.quote) for source, row in zip(sources, rows)]
+        rows = self.cheap_rows(sentence, sources)
+        wanted = set(range(len(rows)))
+        if cited is not None:
+            closest = max(wanted, key=lambda i: rows[i].values["cos_max"], default=None)
+            wanted = {n - 1 for n in cited} | {closest}
+        return [self.judged(sentence, source, row, figures_copied, context) if i in wanted
+                else SupportResult(0.0, row.quote, "gate") for i, (source, row) in enumerate(zip(sources, rows))]
+
+    def judged(self, sentence: str, source: str, row: Row, figures_copied: bool, context) -> SupportResult:
+        copy = copied_sentence(sentence, list(row.sentences))
+        if copy is not None:
+            return SupportResult(1.0, copy, "copy")
+        broken = violation(sentence, source, figures_copied)
+        if broken:
+            return SupportResult(0.0, row.quote, broken)
+        if self.judge is None:
+            self.add_contradiction(sentence, [row] if self.passes_gate(row) else [])
+            return SupportResult(self.score(row), row.quote, "features")
+        if not self.passes_gate(row):
+            return SupportResult(0.0, row.quote, "gate")
+        return SupportResult(sigmoid(self.judge_logit(sentence, row.passage, context) - self.judge_offset),
+                             row.quote, "judge")
+
+    def judge_logit(self, sentence: str, passage: str, context=None) -> float:
+        """The judge's logit(Yes) - logit(No) for "does the passage state this sentence?", once per pair."""
+        from .judge import states_messages
+        key = (sentence, passage)
+        if key not in self._judged:
+            if len(self._judged) > 20000:
+                self._judged.clear()
+            self._judged[key] = self.judge.score(states_messages(sentence, passage, context))
+        return self._judged[key]
+
+    def passage(self, sentence: str, source: str) -> str:
+        """The source sentences closest to the sentence, in the source's order."""
+        return self.cheap_rows(sentence, [source])[0].passage
 
     def check(self, sentence: str, source: str, figures_copied: bool = False) -> SupportResult:
         return self.check_many(sentence, [source], figures_copied)[0]
@@ -316,11 +483,23 @@ class SupportChecker:
         return self.check(sentence, source).score >= self.threshold
 
 
-@lru_cache(maxsize=4)
-def _shared_checker(threshold: float | None) -> SupportChecker:
-    return SupportChecker(threshold=threshold)
+_checkers: dict[tuple, SupportChecker] = {}
 
 
-def get_checker(settings=None) -> SupportChecker:
-    """One shared checker per threshold (settings.support_threshold, else the fitted one)."""
-    return _shared_checker(settings.support_threshold if settings is not None else None)
+def get_checker(settings=None, model=None) -> SupportChecker:
+    """The checker the answer pipeline uses, one per configuration: with the answer model (`model`, else
+    the one settings.llm names) as its judge when settings.judge is on and the backend can judge (a
+    llama.cpp model, an OpenAI-compatible endpoint), else the feature regression; its threshold
+    settings.support_threshold, else the default."""
+    from .config import get_settings
+    settings = settings or get_settings()
+    if settings.judge and model is None:
+        from .llm import get_llm
+        model = get_llm(settings)
+    judged = model if settings.judge else None
+    key = (settings.support_threshold, settings.judge_offset, id(judged))
+    if key not in _checkers:
+        from .judge import make_judge
+        _checkers[key] = SupportChecker(threshold=settings.support_threshold, judge_offset=settings.judge_offset,
+                                        judge=make_judge(judged) if judged is not None else None)
+    return _checkers[key]

@@ -111,3 +111,6 @@ class Answer:
     standalone_question: str = ""
     raw_text: str = ""        # the model's reply before verification
     prompt_tokens: int = 0
+    rejected: dict = field(default_factory=dict)  # sentences of the reply each check turned down (rag.support.CHECKS)
+    judge_calls: int = 0      # the support checker's model calls for this answer
+    judge_tokens: int = 0     # prompt tokens those calls read anew (the rest came from the cache)

@@ -9,7 +9,7 @@ from rag.cite import (VerifiedSentence, cite_the_only_source, draft_source, most
                       name_not_echoing_the_question, pronoun_named, question_claim, verified_sentences)
 from rag.evaluate import broken_sentences
 from rag.prompt import REFUSAL
-from rag.support import get_checker
+from rag.support import SupportChecker
 from rag.types import Hit
 
 from .test_answer import fake_llm, index  # noqa: F401  (fixtures)
@@ -71,7 +71,7 @@ def test_a_kept_it_sentence_after_a_rejected_claim_names_the_paper():
     abstract = "We present ZipNN, a lossless compression for AI models. It typically saves 33% of the model size."
     hits = [Hit(paper_id="zip", title=HITS[0].title, text=abstract, abstract=abstract, score=1.0, chunk_id="zip:0")]
     kept = verified_sentences("ZipNN was trained on 4,096 TPUs for a year [1]. It typically saves 33% of the model size [1].",
-                              hits, get_checker())
+                              hits, SupportChecker())
     assert [v.text for v in kept] == ["ZipNN typically saves 33% of the model size."]
 
 

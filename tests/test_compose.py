@@ -163,14 +163,14 @@ def test_a_citation_ending_a_which_work_sentence_becomes_the_papers_name():
 
 
 def test_an_amount_part_no_sentence_answers_by_its_words_takes_the_closest_sentence_with_a_number():
-    from rag.support import get_checker
+    from rag.support import SupportChecker
     densing = Hit(paper_id="dl", title="Densing Law of LLMs", text="", score=1.0, chunk_id="dl:0",
                   abstract="We define the capacity density of a model as its effective parameter size over its actual size. "
                            "Capacity density gives one frame for model effectiveness and efficiency. "
                            "The capacity density of LLMs doubles approximately every three months.")
     question = "Which work measures LLM quality as effective over actual parameter size, and how fast does it grow?"
     text, _ = complete_answer(question, "Densing Law of LLMs defines capacity density [1].", [cited(1, densing)],
-                              [densing], get_checker())
+                              [densing], SupportChecker())
     assert text.endswith("The capacity density of LLMs doubles approximately every three months [1].")
     assert NOT_IN_SOURCES not in text
 
@@ -187,7 +187,7 @@ def test_an_answer_sentence_with_numbers_gives_way_to_the_source_sentence_saying
 
 
 def test_each_cited_paper_adds_its_result_sentences_closest_to_the_question_that_the_answer_lacks():
-    from rag.support import get_checker
+    from rag.support import SupportChecker
     bitnet = Hit(paper_id="bn", title="The Era of 1-bit LLMs", text="", score=1.0, chunk_id="bn:0",
                  abstract="Recent research is paving the way for a new era of 1-bit LLMs. "
                           "It matches the full-precision Transformer LLM with the same model size and training tokens. "
@@ -195,24 +195,24 @@ def test_each_cited_paper_adds_its_result_sentences_closest_to_the_question_that
                           "The code was released in 2024 under 2 licences.")
     question = "Which work trains LLMs with ternary weights?"
     answer = "The Era of 1-bit LLMs trains LLMs with ternary weights [1]."
-    text, citations = complete_answer(question, answer, [cited(1, bitnet)], [bitnet, DIFFUSION], get_checker(),
+    text, citations = complete_answer(question, answer, [cited(1, bitnet)], [bitnet, DIFFUSION], SupportChecker(),
                                       results_per_paper=1)
     assert text == answer + " At 3B parameters it is 2.71 times faster and uses 3.55 times less GPU memory than LLaMA [1]."
     assert [c.n for c in citations] == [1]
-    assert complete_answer(question, answer, [cited(1, bitnet)], [bitnet], get_checker())[0] == answer  # 0: none added
+    assert complete_answer(question, answer, [cited(1, bitnet)], [bitnet], SupportChecker())[0] == answer  # 0: none added
     said = answer + " It is 2.71 times faster and uses 3.55 times less GPU memory than LLaMA at 3B parameters [1]."
-    more = complete_answer(question, said, [cited(1, bitnet)], [bitnet], get_checker(), results_per_paper=3)[0]
+    more = complete_answer(question, said, [cited(1, bitnet)], [bitnet], SupportChecker(), results_per_paper=3)[0]
     assert more.count("2.71") == 1  # never a sentence the answer says already
     assert "new era" not in more  # its only number is the title's
 
 
 def test_result_sentences_go_on_the_line_of_their_paper_and_only_for_cited_papers():
-    from rag.support import get_checker
+    from rag.support import SupportChecker
     h2o = Hit(paper_id="h2o", title=H2O.title, text="", score=0.9, chunk_id="h2o:0",
               abstract=H2O.abstract.replace("It improves throughput", "With the KV cache policy H2O improves throughput"))
     question = "How do H2O and SCOPE manage the KV cache?"
     answer = "H2O keeps recent and heavy hitter tokens in the KV cache [1]. SCOPE optimizes prefill and decoding separately [2]."
-    text, _ = complete_answer(question, answer, [cited(1, h2o), cited(2, SCOPE)], [h2o, SCOPE, DIFFUSION], get_checker(),
+    text, _ = complete_answer(question, answer, [cited(1, h2o), cited(2, SCOPE)], [h2o, SCOPE, DIFFUSION], SupportChecker(),
                               results_per_paper=2)
     lines = text.splitlines()
     assert lines[0].startswith("- H2O keeps") and lines[0].endswith("H2O improves throughput by up to 29 times [1].")
