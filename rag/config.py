@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # Support checking
     support_threshold: float | None = Field(None, description="Support-checker score at or above which a source supports a sentence (default: 0.5 with the judge, else the feature regression's threshold fitted on SciFact train).")
     judge: bool = Field(True, description="Check each answer sentence with the answer model itself as judge (logit of Yes minus No for 'does the passage state this?', on a prompt extending the cached answer prompt; a hosted backend is asked for its log-probabilities). false: the feature regression alone, as before. Measured in eval/README.md.")
-    judge_offset: float = Field(0.0, description="The judge's Yes-No logit a sentence must exceed to count as supported (chosen on the dev part of eval/claims for precision first).")
+    judge_offset: float = Field(3.0, description="The judge's Yes-No logit a sentence must exceed to count as supported (chosen on the dev part of eval/claims for precision first).")
 
     @property
     def uploads_folder(self) -> Path:
