@@ -252,8 +252,8 @@ def names_lost(claim: str, source: str, hits: list[Hit]) -> bool:
 
 def fuller_sentence(sentence: str, hits: list[Hit], checker: SupportChecker | None) -> str:
     """An answer sentence stating numbers gives way to the sentence of its cited source that holds those
-    numbers and more, and most of its words ("BIG-bench consists of 204 tasks" -> "... 204 tasks,
-    contributed by 442 authors across 132 institutions"), copied verbatim once the checker accepts it;
+    numbers and more, and most of its words ("The suite has 12 tasks" -> "... 12 tasks, written by 30
+    authors from 9 labs"), copied verbatim once the checker accepts it;
     not when that would lose the name of the paper the sentence gives."""
     claim = strip_markers(sentence)
     said = numbers(claim)
